@@ -1,0 +1,208 @@
+/**
+ * Message contracts between modules (versioned by the `schema` field). The JSON Schemas in
+ * schemas.ts describe the same shapes for route consumers; a test keeps them in step.
+ *
+ * Identity: `id` is always the SHA-256 (hex) of the source file's content. Every derived name is a
+ * function of `id` and the configuration that produced it, so redoing work rewrites the same bytes.
+ */
+export const SCHEMAS = {
+  file: 'edgeml.file/v1',
+  tensor: 'edgeml.tensor/v1',
+  artifact: 'edgeml.artifact/v1',
+  result: 'edgeml.inference.result/v1',
+  completion: 'edgeml.completion/v1',
+  alert: 'edgeml.alert/v1',
+} as const;
+export type SchemaId = (typeof SCHEMAS)[keyof typeof SCHEMAS];
+
+/** What the watcher knows of the file from its name. */
+export type FileKind = 'image' | 'table' | 'other';
+
+/** Reference to the original file on the share. */
+export interface SourceRef {
+  /** POSIX path relative to the share root (`/data/share`), e.g. `inbox/cam1/a.jpg`. */
+  readonly path: string;
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  /**
+   * When the watcher first saw this content (ISO 8601), recorded once in its ledger and unchanged
+   * by re-emissions, so date-based blob names stay deterministic.
+   */
+  readonly detectedAt: string;
+}
+
+/**
+ * Parts a source yields; the watcher closes a source once every expected part is acknowledged.
+ * `artifact` (the uploaded ML-ready data), `result:<profile>` (an inference result uploaded),
+ * `transform` (used when the transformer dead-letters the whole source).
+ */
+export type PartName = string;
+
+/** watcher → transformer (`files`). */
+export interface FileMessage {
+  readonly schema: typeof SCHEMAS.file;
+  readonly id: string;
+  readonly messageId: string;
+  /** 1 for the first emission; re-emissions after a completion timeout count up. */
+  readonly attempt: number;
+  readonly source: SourceRef & {
+    readonly name: string;
+    /** Lower-case, with the dot (`.jpg`), or '' when the name has none. */
+    readonly extension: string;
+    readonly kind: FileKind;
+    readonly mtimeMs: number;
+  };
+  readonly detectedAt: string;
+  readonly stableAt: string;
+  readonly createdAt: string;
+}
+
+export type TensorDType = 'float32' | 'uint8';
+export type TensorLayout = 'NCHW' | 'NHWC' | 'NC';
+
+/** How an image was turned into a tensor; `signature` is {@link preprocessingSignature} of `spec`. */
+export interface PreprocessingInfo {
+  /** Name of the transformer profile (e.g. `cls`, `det`). */
+  readonly profile: string;
+  readonly signature: string;
+  readonly spec: PreprocessingSpec;
+  /** Geometry needed to map tensor coordinates back to source pixels. */
+  readonly geometry?: ImageGeometry;
+}
+
+export interface PreprocessingSpec {
+  readonly width: number;
+  readonly height: number;
+  /** fill: stretch; contain: letterbox; cover: crop; padRight: keep ratio, scale to height, pad right (PaddleOCR cls). */
+  readonly resize: 'fill' | 'contain' | 'cover' | 'padRight';
+  readonly colorOrder: 'RGB' | 'BGR';
+  readonly layout: 'NCHW' | 'NHWC';
+  readonly dtype: TensorDType;
+  /** value = (pixel × scale − mean[c]) / std[c]. */
+  readonly scale: number;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  /** Letterbox / pad colour, 0–255 per channel. */
+  readonly background: readonly [number, number, number];
+}
+
+export interface ImageGeometry {
+  /** Size after EXIF orientation, before resize. */
+  readonly sourceWidth: number;
+  readonly sourceHeight: number;
+  /** tensor_x = source_x × scaleX + padLeft (and likewise y). */
+  readonly scaleX: number;
+  readonly scaleY: number;
+  readonly padLeft: number;
+  readonly padTop: number;
+  /** Source region actually used (cover crops); whole image otherwise. */
+  readonly cropLeft: number;
+  readonly cropTop: number;
+  /** EXIF orientation found in the file (1 when none). */
+  readonly exifOrientation: number;
+}
+
+/** transformer → inferencer (`tensors`). The tensor lives in a `.npy` file in staging. */
+export interface TensorMessage {
+  readonly schema: typeof SCHEMAS.tensor;
+  readonly id: string;
+  readonly messageId: string;
+  readonly source: SourceRef;
+  readonly part: PartName;
+  readonly expectedParts: readonly PartName[];
+  readonly tensor: {
+    /** Path relative to the data root, e.g. `staging/<id>/<profile>-<sig>.npy`. */
+    readonly path: string;
+    readonly sha256: string;
+    readonly dtype: TensorDType;
+    readonly shape: readonly number[];
+    readonly layout: TensorLayout;
+  };
+  readonly preprocessing: PreprocessingInfo;
+  readonly createdAt: string;
+}
+
+export type ArtifactKind = 'image' | 'table' | 'raw';
+
+/** transformer → uploader (`artifacts`). */
+export interface ArtifactMessage {
+  readonly schema: typeof SCHEMAS.artifact;
+  readonly id: string;
+  readonly messageId: string;
+  readonly source: SourceRef;
+  readonly part: PartName;
+  readonly expectedParts: readonly PartName[];
+  readonly artifact: {
+    /** Path relative to the data root (staging), or to the share for `raw` forwards. */
+    readonly path: string;
+    readonly sha256: string;
+    readonly sizeBytes: number;
+    readonly kind: ArtifactKind;
+    /** File extension of the artifact without the dot: png, jpeg, arrow, or the source's for raw. */
+    readonly format: string;
+    readonly contentType: string;
+    /** Describes the artifact (image size, table schema and row counts, …). Kept small (< 16 KiB). */
+    readonly metadata: Readonly<Record<string, unknown>>;
+  };
+  readonly createdAt: string;
+}
+
+/** inferencer → $upstream and uploader (`results`). */
+export interface InferenceResultMessage {
+  readonly schema: typeof SCHEMAS.result;
+  readonly id: string;
+  /** Function of the content id, profile and the model version: duplicates carry the same id. */
+  readonly messageId: string;
+  readonly source: SourceRef;
+  readonly part: PartName;
+  readonly expectedParts: readonly PartName[];
+  readonly model: { readonly name: string; readonly version: string; readonly sha256: string };
+  readonly runtime: { readonly provider: string; readonly batchSize: number; readonly queueMs: number; readonly inferMs: number };
+  readonly outputs: Readonly<Record<string, unknown>>;
+  readonly createdAt: string;
+}
+
+export type CompletionOutcome = 'uploaded' | 'deadLettered';
+
+/** uploader / transformer / inferencer → watcher (`completed`). */
+export interface CompletionMessage {
+  readonly schema: typeof SCHEMAS.completion;
+  readonly id: string;
+  readonly messageId: string;
+  readonly part: PartName;
+  readonly expectedParts: readonly PartName[];
+  readonly outcome: CompletionOutcome;
+  /** Module that decided the outcome. */
+  readonly module: string;
+  /** Error code and human reason when dead-lettered. */
+  readonly code?: string;
+  readonly reason?: string;
+  /** Where the part was stored, when uploaded. */
+  readonly blob?: { readonly sink: 'blob' | 'directory'; readonly name: string; readonly md5: string };
+  readonly createdAt: string;
+}
+
+export type AlertSeverity = 'info' | 'warning' | 'error' | 'critical';
+
+/** any module → $upstream (`alerts`). */
+export interface AlertMessage {
+  readonly schema: typeof SCHEMAS.alert;
+  readonly messageId: string;
+  readonly module: string;
+  readonly severity: AlertSeverity;
+  readonly code: string;
+  readonly message: string;
+  /** Source content id the alert is about, when there is one. */
+  readonly id?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly createdAt: string;
+}
+
+/** Azure Stack Edge share notification (input `shareEvents`); external contract, PascalCase. */
+export interface ShareFileEvent {
+  readonly ChangeType: string;
+  readonly ShareRelativeFilePath: string;
+  readonly ShareName: string;
+}
+
+export type AnyMessage = FileMessage | TensorMessage | ArtifactMessage | InferenceResultMessage | CompletionMessage | AlertMessage;

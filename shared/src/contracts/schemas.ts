@@ -1,0 +1,235 @@
+import { SCHEMAS } from './messages.js';
+
+/**
+ * JSON Schemas (draft-07) of every message contract, published for route consumers
+ * (`npm run schemas` writes them to shared/schemas/*.json). Additional properties are allowed at
+ * the top level so a v1 consumer keeps working when a v1 producer adds a field.
+ */
+const sha256Hex = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+const isoTime = { type: 'string', minLength: 10, maxLength: 40 } as const;
+const nonEmpty = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength }) as const;
+const partList = { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: nonEmpty(128) } as const;
+
+const sourceRef = {
+  type: 'object',
+  required: ['path', 'sha256', 'sizeBytes', 'detectedAt'],
+  properties: {
+    path: nonEmpty(4096),
+    sha256: sha256Hex,
+    sizeBytes: { type: 'integer', minimum: 0 },
+    detectedAt: isoTime,
+  },
+} as const;
+
+export const FILE_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.file.v1.json',
+  title: SCHEMAS.file,
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'attempt', 'source', 'detectedAt', 'stableAt', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.file },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    attempt: { type: 'integer', minimum: 1 },
+    source: {
+      ...sourceRef,
+      required: [...sourceRef.required, 'name', 'extension', 'kind', 'mtimeMs'],
+      properties: {
+        ...sourceRef.properties,
+        name: nonEmpty(1024),
+        extension: { type: 'string', maxLength: 64 },
+        kind: { enum: ['image', 'table', 'other'] },
+        mtimeMs: { type: 'number', minimum: 0 },
+      },
+    },
+    detectedAt: isoTime,
+    stableAt: isoTime,
+    createdAt: isoTime,
+  },
+} as const;
+
+const preprocessingSpec = {
+  type: 'object',
+  required: ['width', 'height', 'resize', 'colorOrder', 'layout', 'dtype', 'scale', 'mean', 'std', 'background'],
+  properties: {
+    width: { type: 'integer', minimum: 1, maximum: 16384 },
+    height: { type: 'integer', minimum: 1, maximum: 16384 },
+    resize: { enum: ['fill', 'contain', 'cover', 'padRight'] },
+    colorOrder: { enum: ['RGB', 'BGR'] },
+    layout: { enum: ['NCHW', 'NHWC'] },
+    dtype: { enum: ['float32', 'uint8'] },
+    scale: { type: 'number' },
+    mean: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } },
+    std: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number', exclusiveMinimum: 0 } },
+    background: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number', minimum: 0, maximum: 255 } },
+  },
+} as const;
+
+export const TENSOR_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.tensor.v1.json',
+  title: SCHEMAS.tensor,
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'source', 'part', 'expectedParts', 'tensor', 'preprocessing', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.tensor },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    source: sourceRef,
+    part: nonEmpty(128),
+    expectedParts: partList,
+    tensor: {
+      type: 'object',
+      required: ['path', 'sha256', 'dtype', 'shape', 'layout'],
+      properties: {
+        path: nonEmpty(4096),
+        sha256: sha256Hex,
+        dtype: { enum: ['float32', 'uint8'] },
+        shape: { type: 'array', minItems: 1, maxItems: 8, items: { type: 'integer', minimum: 1 } },
+        layout: { enum: ['NCHW', 'NHWC', 'NC'] },
+      },
+    },
+    preprocessing: {
+      type: 'object',
+      required: ['profile', 'signature', 'spec'],
+      properties: {
+        profile: nonEmpty(64),
+        signature: nonEmpty(128),
+        spec: preprocessingSpec,
+        geometry: { type: 'object' },
+      },
+    },
+    createdAt: isoTime,
+  },
+} as const;
+
+export const ARTIFACT_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.artifact.v1.json',
+  title: SCHEMAS.artifact,
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'source', 'part', 'expectedParts', 'artifact', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.artifact },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    source: sourceRef,
+    part: nonEmpty(128),
+    expectedParts: partList,
+    artifact: {
+      type: 'object',
+      required: ['path', 'sha256', 'sizeBytes', 'kind', 'format', 'contentType', 'metadata'],
+      properties: {
+        path: nonEmpty(4096),
+        sha256: sha256Hex,
+        sizeBytes: { type: 'integer', minimum: 0 },
+        kind: { enum: ['image', 'table', 'raw'] },
+        format: nonEmpty(32),
+        contentType: nonEmpty(128),
+        metadata: { type: 'object' },
+      },
+    },
+    createdAt: isoTime,
+  },
+} as const;
+
+export const RESULT_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.inference.result.v1.json',
+  title: SCHEMAS.result,
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'source', 'part', 'expectedParts', 'model', 'runtime', 'outputs', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.result },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    source: sourceRef,
+    part: nonEmpty(128),
+    expectedParts: partList,
+    model: {
+      type: 'object',
+      required: ['name', 'version', 'sha256'],
+      properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex },
+    },
+    runtime: {
+      type: 'object',
+      required: ['provider', 'batchSize', 'queueMs', 'inferMs'],
+      properties: {
+        provider: nonEmpty(64),
+        batchSize: { type: 'integer', minimum: 1 },
+        queueMs: { type: 'number', minimum: 0 },
+        inferMs: { type: 'number', minimum: 0 },
+      },
+    },
+    outputs: {
+      type: 'object',
+      description: 'Post-processor output. classification: {label, score, top: [{label, score}]}.',
+      properties: {
+        label: { type: 'string' },
+        score: { type: 'number' },
+        top: { type: 'array', items: { type: 'object', required: ['label', 'score'], properties: { label: { type: 'string' }, score: { type: 'number' } } } },
+      },
+    },
+    createdAt: isoTime,
+  },
+} as const;
+
+export const COMPLETION_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.completion.v1.json',
+  title: SCHEMAS.completion,
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'part', 'expectedParts', 'outcome', 'module', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.completion },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    part: nonEmpty(128),
+    expectedParts: partList,
+    outcome: { enum: ['uploaded', 'deadLettered'] },
+    module: nonEmpty(64),
+    code: nonEmpty(64),
+    reason: { type: 'string', maxLength: 4096 },
+    blob: {
+      type: 'object',
+      required: ['sink', 'name', 'md5'],
+      properties: { sink: { enum: ['blob', 'directory'] }, name: nonEmpty(1024), md5: nonEmpty(64) },
+    },
+    createdAt: isoTime,
+  },
+} as const;
+
+export const ALERT_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.alert.v1.json',
+  title: SCHEMAS.alert,
+  type: 'object',
+  required: ['schema', 'messageId', 'module', 'severity', 'code', 'message', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.alert },
+    messageId: nonEmpty(256),
+    module: nonEmpty(64),
+    severity: { enum: ['info', 'warning', 'error', 'critical'] },
+    code: nonEmpty(64),
+    message: { type: 'string', maxLength: 8192 },
+    id: sha256Hex,
+    details: { type: 'object' },
+    createdAt: isoTime,
+  },
+} as const;
+
+export const SHARE_FILE_EVENT_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/ase.fileevent.json',
+  title: 'Azure Stack Edge FileEvent',
+  type: 'object',
+  required: ['ChangeType', 'ShareRelativeFilePath', 'ShareName'],
+  properties: {
+    ChangeType: nonEmpty(64),
+    ShareRelativeFilePath: nonEmpty(4096),
+    ShareName: nonEmpty(256),
+  },
+} as const;
+
+export const MESSAGE_SCHEMAS = {
+  [SCHEMAS.file]: FILE_MESSAGE_SCHEMA,
+  [SCHEMAS.tensor]: TENSOR_MESSAGE_SCHEMA,
+  [SCHEMAS.artifact]: ARTIFACT_MESSAGE_SCHEMA,
+  [SCHEMAS.result]: RESULT_MESSAGE_SCHEMA,
+  [SCHEMAS.completion]: COMPLETION_MESSAGE_SCHEMA,
+  [SCHEMAS.alert]: ALERT_MESSAGE_SCHEMA,
+} as const;

@@ -1,0 +1,59 @@
+export { ERROR_CODES, EdgeMLError, ConfigError, isEdgeMLError, errorCode, errorMessage, type ErrorCode } from './errors.js';
+export { BACKOFF_DEFAULTS, backoffDelayMs, sleep, retry, type BackoffOptions, type RetryOptions, type RetryVerdict } from './retry.js';
+export { createLogger, createRepeatLimiter, redactSecrets, redactDeep, routeAzureSdkLogs, type Logger, type CreateLoggerOptions } from './logging.js';
+export { Counter, Gauge, Histogram, Registry, createMetricsRegistry, startOpsServer, DEFAULT_METRICS_PORT, type HealthState, type OpsServer } from './metrics.js';
+export { DEFAULT_DATA_ROOT, dataPaths, resolveInside, isWithin, toRelative, type DataPaths } from './paths.js';
+export { sha256File, sha256, writeFileAtomic, fsyncDir, TEMP_FILE_PREFIX } from './files.js';
+export { MODULE_ENDPOINTS, MODULE_NAMES, type ModuleName, type InputName, type OutputName } from './contracts/endpoints.js';
+export {
+  SCHEMAS,
+  type SchemaId,
+  type FileKind,
+  type SourceRef,
+  type PartName,
+  type FileMessage,
+  type TensorDType,
+  type TensorLayout,
+  type PreprocessingInfo,
+  type PreprocessingSpec,
+  type ImageGeometry,
+  type TensorMessage,
+  type ArtifactKind,
+  type ArtifactMessage,
+  type InferenceResultMessage,
+  type CompletionOutcome,
+  type CompletionMessage,
+  type AlertSeverity,
+  type AlertMessage,
+  type ShareFileEvent,
+  type AnyMessage,
+} from './contracts/messages.js';
+export {
+  MESSAGE_SCHEMAS,
+  FILE_MESSAGE_SCHEMA,
+  TENSOR_MESSAGE_SCHEMA,
+  ARTIFACT_MESSAGE_SCHEMA,
+  RESULT_MESSAGE_SCHEMA,
+  COMPLETION_MESSAGE_SCHEMA,
+  ALERT_MESSAGE_SCHEMA,
+  SHARE_FILE_EVENT_SCHEMA,
+} from './contracts/schemas.js';
+export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
+export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
+export {
+  MAX_REPORTED_PATCH_BYTES,
+  reportedPatchProblems,
+  type EdgeClient,
+  type OutgoingMessage,
+  type IncomingMessage,
+  type InputHandler,
+  type MethodHandler,
+  type MethodResponse,
+  type DesiredUpdate,
+  type ConnectionListener,
+} from './edge/types.js';
+export { createMemoryEdgeClient, bodyToBuffer, type MemoryEdgeClient, type SentMessage } from './edge/memory.js';
+export { createTwinConfigBinder, mergePatch, stripTwinMetadata, type ConfigReport, type ConfigStatus, type TwinConfigBinder, type TwinConfigBinderOptions } from './config/binder.js';
+export { jsonMethod, EMPTY_PAYLOAD_SCHEMA, MAX_METHOD_PAYLOAD_BYTES } from './methods.js';
+export { sendAlert } from './alerts.js';
+export { runModule, installProcessHandlers, selfCheck, type ModuleApp, type ModuleDeps, type ModuleDefinition, type RunOptions, type RunningModule } from './lifecycle.js';
