@@ -53,6 +53,7 @@ export {
   type ConnectionListener,
 } from './edge/types.js';
 export { createMemoryEdgeClient, bodyToBuffer, type MemoryEdgeClient, type SentMessage } from './edge/memory.js';
+export { createEdgeClientFromEnvironment, MODULE_CLIENT_DEFAULTS, type ModuleClientOptions } from './edge/module-client.js';
 export { createTwinConfigBinder, mergePatch, stripTwinMetadata, type ConfigReport, type ConfigStatus, type TwinConfigBinder, type TwinConfigBinderOptions } from './config/binder.js';
 export { jsonMethod, EMPTY_PAYLOAD_SCHEMA, MAX_METHOD_PAYLOAD_BYTES } from './methods.js';
 export { sendAlert } from './alerts.js';
