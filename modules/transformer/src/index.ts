@@ -1,0 +1,34 @@
+export { transformerModule, transformerSelfCheck } from './module.js';
+export { createTransformerApp, type TransformerApp, type TransformerStatus } from './app.js';
+export {
+  TRANSFORMER_CONFIG_SCHEMA,
+  TRANSFORMER_DEFAULTS,
+  DEFAULT_PROFILES,
+  COLUMN_TYPES,
+  buildTransformerConfig,
+  profileSpec,
+  type TransformerConfig,
+  type ImageProfileConfig,
+  type ColumnType,
+} from './config.js';
+export { DEAD_LETTER_CODES, ContentChangedError, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
+export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, type ResizePlan } from './geometry.js';
+export { toTensor, normalizeValue, type RgbPixels, type Tensor } from './tensor.js';
+export { encodeNpy, parseNpyHeader, npyHeaderText, type NpyHeader, type NpyDescr } from './npy.js';
+export { configureSharp, probeImage, resizeToRgb, renderArtifactImage, encodeRgb, type ImageProbe, type EncodedImage } from './image.js';
+export { classifyText, classifyJson, fitsType, widen, parseTimestampText, parseFloatText, parseBoolText, isInt64Text } from './table/values.js';
+export { detectDelimiter, detectHeader, columnNames, delimiterCounts, DELIMITER_CANDIDATES, type Delimiter } from './table/sniff.js';
+export { CsvSplitter } from './table/csv.js';
+export { ColumnBuilder, ArrowFileSink, arrowSchema, arrowType, makeRecordBatch } from './table/arrow.js';
+export {
+  convertTable,
+  completeUtf8Length,
+  MAX_BATCH_TEXT_BYTES,
+  MAX_BATCH_CELLS,
+  type ConvertTableInput,
+  type TableResult,
+  type TableFormat,
+  type TableOptions,
+  type ColumnReport,
+} from './table/convert.js';
+export { createTransformerMetrics, type TransformerMetrics } from './metrics.js';
