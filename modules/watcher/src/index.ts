@@ -1,0 +1,33 @@
+export { watcherModule } from './module.js';
+export { createWatcherApp, WATCHER_MODULE_NAME, type WatcherApp, type WatcherAppOptions, type ShareEventResult } from './app.js';
+export {
+  WATCHER_CONFIG_SCHEMA,
+  WATCHER_CONFIG_DEFAULTS,
+  buildWatcherConfig,
+  parseWatcherConfig,
+  type WatcherConfig,
+  type AfterCompletionAction,
+} from './config.js';
+export { createPathFilter, compileGlobs, type PathFilter, type PathFilterOptions, type FilterVerdict, type FilterReason } from './patterns.js';
+export { StabilityTracker, checkIntervalMs, type StabilityOptions, type StabilityVerdict, type FileObservation } from './stability.js';
+export {
+  ITEM_STATES,
+  isTerminal,
+  mergeAck,
+  timeoutDecision,
+  type ItemState,
+  type PartAck,
+  type AckSnapshot,
+  type AckMerge,
+  type AckVerdict,
+  type TimeoutDecision,
+} from './item-state.js';
+export { Ledger, type ItemRecord, type PathRecord, type StableFile, type RecordOutcome, type AckResult, type DeadLetterReason, type LedgerCounts } from './ledger.js';
+export { KIND_EXTENSIONS, kindOf, extensionOf } from './kinds.js';
+export { buildFileMessage, type EmittableItem } from './message.js';
+export { classifyEntry, walkInbox, MAX_WALK_DEPTH, type EntryClass, type WalkEntry, type WalkResult } from './inventory.js';
+export { Reconciler, type ReconcilerOptions, type CompletionResult, type HashFile, type ScanSummary } from './reconciler.js';
+export { createWatcherMetrics, type WatcherMetrics } from './metrics.js';
+export { WATCHER_ERROR_CODES } from './errors.js';
+export { watcherSelfCheck } from './self-check.js';
+export { hashFileSha256 } from './hash.js';

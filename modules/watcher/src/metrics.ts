@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, type Registry } from '@edgeml/shared';
+
+/** The watcher's Prometheus series (`edgeml_watcher_*`, units in names). */
+export interface WatcherMetrics {
+  readonly detected: Counter<'kind'>;
+  readonly emitted: Counter<'attempt'>;
+  readonly completed: Counter;
+  readonly deadLettered: Counter<'code'>;
+  readonly refused: Counter<'code'>;
+  readonly inputRejected: Counter<'input' | 'code'>;
+  readonly completions: Counter<'result'>;
+  readonly backlog: Gauge<'stage'>;
+  readonly inFlight: Gauge;
+  readonly backpressure: Gauge;
+  readonly detectionLatency: Histogram;
+  readonly inventoryDuration: Histogram;
+  readonly inventoryFiles: Gauge;
+}
+
+export function createWatcherMetrics(registry: Registry): WatcherMetrics {
+  const registers = [registry];
+  return {
+    detected: new Counter({ name: 'edgeml_watcher_files_detected_total', help: 'New file contents found stable and recorded in the ledger.', labelNames: ['kind'], registers }),
+    emitted: new Counter({ name: 'edgeml_watcher_files_emitted_total', help: 'files messages sent (attempt=first or retry).', labelNames: ['attempt'], registers }),
+    completed: new Counter({ name: 'edgeml_watcher_files_completed_total', help: 'Sources whose every expected part was acknowledged as uploaded.', registers }),
+    deadLettered: new Counter({ name: 'edgeml_watcher_files_dead_lettered_total', help: 'Inputs moved to failed/, by error code.', labelNames: ['code'], registers }),
+    refused: new Counter({ name: 'edgeml_watcher_entries_refused_total', help: 'Inbox entries refused (symlinks, devices, escapes), by error code.', labelNames: ['code'], registers }),
+    inputRejected: new Counter({ name: 'edgeml_watcher_input_messages_rejected_total', help: 'Malformed messages on an input, by input and code.', labelNames: ['input', 'code'], registers }),
+    completions: new Counter({
+      name: 'edgeml_watcher_completions_total',
+      help: 'completed messages by result: completed, deadLettered, waiting, duplicate, alreadyFinal, unknownId.',
+      labelNames: ['result'],
+      registers,
+    }),
+    backlog: new Gauge({ name: 'edgeml_watcher_backlog_files', help: 'Files waiting: stage=unstable (being checked), hashing, pending (stable, waiting for an in-flight slot).', labelNames: ['stage'], registers }),
+    inFlight: new Gauge({ name: 'edgeml_watcher_in_flight_files', help: 'Files emitted and not yet completed.', registers }),
+    backpressure: new Gauge({ name: 'edgeml_watcher_backpressure', help: '1 while maxInFlight holds pending files back.', registers }),
+    detectionLatency: new Histogram({
+      name: 'edgeml_watcher_detection_latency_seconds',
+      help: "From a file's last modification (mtime) to its first emission.",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+      registers,
+    }),
+    inventoryDuration: new Histogram({
+      name: 'edgeml_watcher_inventory_duration_seconds',
+      help: 'Duration of a full inventory walk of the inbox.',
+      buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300],
+      registers,
+    }),
+    inventoryFiles: new Gauge({ name: 'edgeml_watcher_inventory_files', help: 'Regular files found by the last inventory walk.', registers }),
+  };
+}

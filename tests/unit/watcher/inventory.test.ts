@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { walkInbox } from '@edgeml/watcher';
+
+describe('watcher/inventory walk', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await realpath(await mkdtemp(path.join(tmpdir(), 'edgeml-walk-')));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists regular files with size and mtime, refuses symlinks and FIFOs, never follows a symlinked directory', async () => {
+    const inbox = path.join(dir, 'inbox');
+    const outside = path.join(dir, 'outside');
+    await mkdir(path.join(inbox, 'a', 'b'), { recursive: true });
+    await mkdir(outside);
+    await writeFile(path.join(outside, 'secret'), 'x');
+    await writeFile(path.join(inbox, 'top.jpg'), '12345');
+    await writeFile(path.join(inbox, 'a', 'b', 'deep.csv'), '1');
+    await symlink(path.join(outside, 'secret'), path.join(inbox, 'out-link'));
+    await symlink(path.join(inbox, 'top.jpg'), path.join(inbox, 'in-link'));
+    await symlink(outside, path.join(inbox, 'dir-link'));
+    await symlink(path.join(dir, 'nothing'), path.join(inbox, 'dangling'));
+    execFileSync('mkfifo', [path.join(inbox, 'a', 'fifo')]);
+    const walk = await walkInbox(inbox);
+    assert.equal(walk.rootUnreadable, false);
+    const byRel = new Map(walk.entries.map((e) => [e.rel, e.entry]));
+    assert.deepEqual([...byRel.keys()].sort(), ['a/b/deep.csv', 'a/fifo', 'dangling', 'dir-link', 'in-link', 'out-link', 'top.jpg']);
+    assert.equal((byRel.get('top.jpg') as { sizeBytes: number }).sizeBytes, 5);
+    assert.equal(byRel.get('out-link')!.type === 'refused' && byRel.get('out-link')!.code, 'PATH_OUTSIDE_ROOT');
+    assert.equal(byRel.get('dir-link')!.type === 'refused' && byRel.get('dir-link')!.code, 'PATH_OUTSIDE_ROOT');
+    assert.equal(byRel.get('dangling')!.type === 'refused' && byRel.get('dangling')!.code, 'PATH_OUTSIDE_ROOT');
+    assert.equal(byRel.get('in-link')!.type === 'refused' && byRel.get('in-link')!.code, 'FILE_NOT_REGULAR');
+    assert.equal(byRel.get('a/fifo')!.type === 'refused' && byRel.get('a/fifo')!.code, 'FILE_NOT_REGULAR');
+    assert.ok(![...byRel.keys()].some((k) => k.includes('secret')), 'the symlinked directory is not walked');
+  });
+
+  it('says so when the inbox itself cannot be read (an unmounted share is not an empty one)', async () => {
+    const walk = await walkInbox(path.join(dir, 'missing'));
+    assert.equal(walk.rootUnreadable, true);
+    assert.deepEqual(walk.entries, []);
+    assert.equal(walk.problems.length, 1);
+  });
+});
