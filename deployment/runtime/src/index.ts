@@ -1,0 +1,11 @@
+export { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions, type RunSummary, type RuntimeStatus } from './runtime.js';
+export { startAzurite, freePort, AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteHandle } from './azurite.js';
+export { parseManifest, loadManifest, resolvePlaceholders, mapContainerPath, type RuntimeManifest, type RuntimeModule, type RestartPolicy } from './manifest.js';
+export { parseEnv, readEnvFile } from './env-file.js';
+export { ModuleProcess, shouldRestart, type ModuleProcessState, type SupervisedSpec } from './supervisor.js';
+export { generateSamples, renderTextImage, telemetryCsv, type SampleSet } from './samples.js';
+export { isIdle, watcherCounts, moduleCounts, type WatcherCounts } from './status.js';
+export { parseStartArgs, START_USAGE, type StartArgs } from './args.js';
+export { buildPatch, parseValue, CLI_USAGE } from './cli/commands.js';
+export { renderView, renderLine, type ViewModel } from './view.js';
+export { followUpstream, type UpstreamRecord } from './upstream.js';

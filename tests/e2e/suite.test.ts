@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { createLogger, sleep } from '@edgeml/shared';
+import { startLocalRuntime, type LocalRuntime, type RunSummary } from '@edgeml/runtime';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const silent = createLogger({ name: 'e2e', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+interface JournalRecord {
+  body: { schema?: string; source?: { path: string; sha256: string }; outputs?: { label?: string; score?: number }; model?: { name: string } };
+  properties: Record<string, string>;
+}
+
+async function readJournal(file: string): Promise<JournalRecord[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => JSON.parse(l) as JournalRecord);
+}
+
+async function listBlobs(connectionString: string): Promise<{ name: string; metadata: Record<string, string> }[]> {
+  const service = BlobServiceClient.fromConnectionString(connectionString);
+  const out: { name: string; metadata: Record<string, string> }[] = [];
+  for await (const c of service.listContainers()) {
+    for await (const b of service.getContainerClient(c.name).listBlobsFlat({ includeMetadata: true })) out.push({ name: `${c.name}/${b.name}`, metadata: b.metadata ?? {} });
+  }
+  return out;
+}
+
+describe('e2e: the whole suite as processes (npm start -- --until-idle)', function () {
+  this.timeout(15 * 60_000);
+
+  it('processes the sample data: every file accounted for, results on $upstream, blobs in Azurite', async () => {
+    const workDir = await mkdtemp(path.join(tmpdir(), 'edgeml-e2e-'));
+    try {
+      const child = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/dist/bin/start.js'), '--until-idle', '--workdir', workDir, '--hub-port', '0', '--idle-timeout', '600'], {
+        cwd: repoRoot,
+        env: { ...process.env, EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      const lastLine = stdout.trim().split('\n').at(-1) ?? '';
+      assert.equal(code, 0, `runtime exited ${code}\nstdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-4000)}`);
+      const summary = JSON.parse(lastLine) as RunSummary;
+      const samples = (await readdir(path.join(workDir, 'data', 'share', 'inbox'))).filter((n) => !n.startsWith('.'));
+      assert.equal(summary.ok, true);
+      assert.equal(summary.unaccounted, 0);
+      assert.equal(summary.filesSeen, 13, JSON.stringify(summary));
+      assert.equal(summary.completed + summary.deadLettered, summary.filesSeen);
+      assert.equal(summary.deadLettered, 0, JSON.stringify(summary.deadLetteredByReason));
+      assert.ok(samples.length === 13 || samples.length === 0, 'inbox holds the samples (keep) or nothing (move/delete)');
+
+      const journal = await readJournal(path.join(workDir, 'hub', 'upstream.jsonl'));
+      const results = journal.filter((r) => r.body.schema === 'edgeml.inference.result/v1');
+      const cls = results.filter((r) => r.body.model?.name !== undefined && r.properties['schema'] === 'edgeml.inference.result/v1' && r.body.outputs?.label !== undefined);
+      const imagePaths = new Set(cls.map((r) => r.body.source!.path));
+      assert.equal(imagePaths.size, 12, `a classification result for each of the 12 sample images (got ${imagePaths.size})`);
+      const correct = cls.filter((r) => (r.body.source!.path.includes('rot180') ? '180' : '0') === r.body.outputs!.label).length;
+      assert.ok(correct / cls.length >= 0.9, `orientation correct for ${correct}/${cls.length}`);
+      assert.equal(summary.upstreamMessages, journal.length);
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  });
+
+  describe('a running instance', () => {
+    let runtime: LocalRuntime;
+    let workDir: string;
+    before(async function () {
+      this.timeout(120_000);
+      workDir = await mkdtemp(path.join(tmpdir(), 'edgeml-e2e-live-'));
+      runtime = await startLocalRuntime({ repoRoot, workDir, demo: true, hubPort: 0, env: { ...process.env, EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' }, logger: silent });
+    });
+    after(async function () {
+      this.timeout(60_000);
+      await runtime?.stop();
+      await rm(workDir, { recursive: true, force: true });
+    });
+
+    it('twin set on the inferencer changes its batching live and reported properties show it', async () => {
+      await runtime.waitUntilIdle({ signal: AbortSignal.timeout(600_000) });
+      const before = runtime.hub.getTwin('inferencer');
+      const version = await runtime.hub.patchDesired('inferencer', { batching: { maxBatchSize: 3, maxQueueDelayMs: 7 } });
+      let reported: { config?: { status?: string; desiredVersion?: number; effective?: { batching?: { maxBatchSize?: number } } } } = {};
+      for (let i = 0; i < 50; i++) {
+        reported = runtime.hub.getTwin('inferencer').reported as typeof reported;
+        if (reported.config?.desiredVersion === version) break;
+        await sleep(200);
+      }
+      assert.notDeepEqual(before.desired, runtime.hub.getTwin('inferencer').desired);
+      assert.equal(reported.config?.status, 'applied', JSON.stringify(reported.config));
+      assert.equal(reported.config?.effective?.batching?.maxBatchSize, 3);
+    });
+
+    it('invoke uploader getStatus returns its queue', async () => {
+      const r = await runtime.hub.invokeMethod('uploader', 'getStatus', null, { responseTimeoutMs: 10_000 });
+      assert.equal(r.status, 200);
+      assert.ok(typeof r.payload === 'object' && r.payload !== null && 'queue' in r.payload, JSON.stringify(r.payload));
+    });
+
+    it('a killed module is restarted per its restart policy and new files still complete', async () => {
+      const proc = runtime.processes.get('transformer')!;
+      const before = proc.snapshot();
+      assert.ok(proc.kill('SIGKILL'));
+      for (let i = 0; i < 100 && proc.snapshot().restarts === before.restarts; i++) await sleep(200);
+      assert.equal(proc.snapshot().restarts, before.restarts + 1);
+      const { renderTextImage } = await import('@edgeml/runtime');
+      const { writeFile, rename } = await import('node:fs/promises');
+      const tmp = path.join(runtime.paths.share, 'after-kill.png.partial');
+      await writeFile(tmp, await renderTextImage('After restart'));
+      await rename(tmp, path.join(runtime.paths.inbox, 'after-kill.png'));
+      await sleep(1_500);
+      await runtime.waitUntilIdle({ signal: AbortSignal.timeout(300_000) });
+      const summary = await runtime.summary();
+      assert.equal(summary.unaccounted, 0);
+      assert.equal(summary.filesSeen, 14);
+      const blobs = await listBlobs(runtime.storageConnectionString!);
+      assert.ok(blobs.length >= 14, `blobs: ${blobs.length}`);
+    });
+  });
+});
