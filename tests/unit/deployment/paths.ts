@@ -1,0 +1,9 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SCHEMAS_DIR } from '@edgeml/deploy-tools';
+
+/** Repository root (tests/unit/deployment → ../../..). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The official SchemaStore copies beside the repository: `../shared/reference/iot-edge-deployment-schemas`. */
+export const SCHEMAS_DIR = path.resolve(REPO_ROOT, DEFAULT_SCHEMAS_DIR);
+export const SUITE_MODULES = ['watcher', 'transformer', 'inferencer', 'uploader'] as const;
