@@ -26,6 +26,10 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { EdgeClient, MemoryEdgeClient, RunningModule } from '@edgeml/shared';
+import type * as ChokidarTypes from 'chokidar';
+
+type ChokidarModule = typeof ChokidarTypes;
 
 // Workspace packages resolve to their TypeScript sources under the `@edgeml/source` condition
 // (as in the tests); re-run this file with it when it was started without.
@@ -41,7 +45,7 @@ const shared = await import('@edgeml/shared');
 const watcher = await import('@edgeml/watcher');
 // The chokidar the watcher uses (v5, in its own node_modules), not whatever the root resolves to.
 const chokidarPath = createRequire(path.resolve(import.meta.dirname, '../modules/watcher/package.json')).resolve('chokidar');
-const chokidar = (await import(pathToFileURL(chokidarPath).href)) as typeof import('chokidar');
+const chokidar = (await import(pathToFileURL(chokidarPath).href)) as ChokidarModule;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,8 +63,8 @@ let sampledPeak = 0;
 const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage().rss)), 50);
 
 /** A memory edge client that counts `files` messages instead of keeping them (100,000 bodies would dominate RSS). */
-let lastClient: import('@edgeml/shared').MemoryEdgeClient | undefined;
-function countingClient(onFiles: () => void, useEvents = true): import('@edgeml/shared').EdgeClient {
+let lastClient: MemoryEdgeClient | undefined;
+function countingClient(onFiles: () => void, useEvents = true): EdgeClient {
   const mem = shared.createMemoryEdgeClient({ moduleId: 'watcher', initialDesired: { ...desired(), useEvents } });
   lastClient = mem;
   return {
@@ -84,7 +88,7 @@ function desired(): Record<string, unknown> {
   return { stabilityWindowMs: windowMs, stabilityChecks: 2, maxInFlight: 100_000, inventoryIntervalMs: 3_600_000, hashConcurrency: 8 };
 }
 
-async function startWatcher(root: string, onFiles: () => void, useEvents = true): Promise<import('@edgeml/shared').RunningModule> {
+async function startWatcher(root: string, onFiles: () => void, useEvents = true): Promise<RunningModule> {
   return shared.runModule(watcher.watcherModule, {
     env: { EDGEML_DATA_ROOT: root, EDGEML_METRICS_PORT: '0', EDGEML_LOG_LEVEL: 'warn' },
     argv: [],

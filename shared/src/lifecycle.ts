@@ -72,7 +72,8 @@ export async function runModule<C>(definition: ModuleDefinition<C>, options: Run
   const paths = dataPaths(env['EDGEML_DATA_ROOT'] ?? DEFAULT_DATA_ROOT);
   let connected = false;
   let configured = false;
-  let app: ModuleApp<C> | undefined;
+  // Set once the app exists; the readiness probe may run before that.
+  const holder: { app?: ModuleApp<C> } = {};
 
   const ops = await startOpsServer({
     registry,
@@ -84,7 +85,7 @@ export async function runModule<C>(definition: ModuleDefinition<C>, options: Run
         const reasons: string[] = [];
         if (!connected) reasons.push('not connected to edgeHub');
         if (!configured) reasons.push('no configuration applied yet');
-        if (app !== undefined) reasons.push(...app.ready().reasons);
+        if (holder.app !== undefined) reasons.push(...holder.app.ready().reasons);
         return { ready: reasons.length === 0, reasons };
       },
     },
@@ -96,8 +97,8 @@ export async function runModule<C>(definition: ModuleDefinition<C>, options: Run
     connected = s.connected;
     logger.info({ connected: s.connected, reason: s.reason }, s.connected ? 'connected to edgeHub' : 'disconnected from edgeHub');
   });
-  app = await definition.createApp({ edge, logger, registry, paths, env, now: () => new Date() });
-  const theApp = app;
+  const theApp = await definition.createApp({ edge, logger, registry, paths, env, now: () => new Date() });
+  holder.app = theApp;
 
   const binder = createTwinConfigBinder<C>({
     schema: definition.configSchema,

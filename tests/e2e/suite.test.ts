@@ -91,8 +91,8 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
     it('twin set on the inferencer changes its batching live and reported properties show it', async () => {
       await runtime.waitUntilIdle({ signal: AbortSignal.timeout(600_000) });
       const before = runtime.hub.getTwin('inferencer');
-      const version = await runtime.hub.patchDesired('inferencer', { batching: { maxBatchSize: 3, maxQueueDelayMs: 7 } });
-      let reported: { config?: { status?: string; desiredVersion?: number; effective?: { batching?: { maxBatchSize?: number } } } } = {};
+      const version = await runtime.hub.patchDesired('inferencer', { maxBatchSize: 3, maxQueueDelayMs: 7 });
+      let reported: { config?: { status?: string; desiredVersion?: number; effective?: { maxBatchSize?: number; maxQueueDelayMs?: number } } } = {};
       for (let i = 0; i < 50; i++) {
         reported = runtime.hub.getTwin('inferencer').reported as typeof reported;
         if (reported.config?.desiredVersion === version) break;
@@ -100,7 +100,10 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       }
       assert.notDeepEqual(before.desired, runtime.hub.getTwin('inferencer').desired);
       assert.equal(reported.config?.status, 'applied', JSON.stringify(reported.config));
-      assert.equal(reported.config?.effective?.batching?.maxBatchSize, 3);
+      assert.equal(reported.config?.effective?.maxBatchSize, 3);
+      assert.equal(reported.config?.effective?.maxQueueDelayMs, 7);
+      const status = await runtime.hub.invokeMethod('inferencer', 'getStatus', null, { responseTimeoutMs: 10_000 });
+      assert.equal((status.payload as { config?: { effective?: { maxBatchSize?: number } } }).config?.effective?.maxBatchSize, 3, 'getStatus shows the batching now in force');
     });
 
     it('invoke uploader getStatus returns its queue', async () => {

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -248,7 +248,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const control: Server = createServer((req, res) => {
     void handleControl(req.method ?? 'GET', req.url ?? '/', req, res);
   });
-  const handleControl = async (method: string, url: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> => {
+  const handleControl = async (method: string, url: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const send = (code: number, body: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
     };
@@ -311,8 +311,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const unaccounted = w === undefined ? -1 : openItems(w);
     return {
       filesSeen: detected,
-      transformed: t['transformed'] ?? t['processed'] ?? 0,
-      inferred: inf['inferred'] ?? inf['results'] ?? 0,
+      transformed: t['forwarded'] ?? 0,
+      inferred: inf['results'] ?? 0,
       uploaded: up['uploaded'] ?? 0,
       completed: w?.completed ?? 0,
       deadLettered: w?.deadLettered ?? 0,

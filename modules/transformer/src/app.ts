@@ -557,7 +557,8 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
       })();
       return stopping;
     },
-    status: () => ({ ...status() }),
+    // `counts` is the shape every module's getStatus shares (the local runtime's live view reads it).
+    status: () => ({ ...status(), counts: { ...counts } }),
     ready() {
       const reasons: string[] = [];
       if (config === undefined) reasons.push('not configured');

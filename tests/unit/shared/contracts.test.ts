@@ -50,7 +50,7 @@ describe('shared/contracts', () => {
 
   it('validates outgoing messages (producer bugs surface in tests)', () => {
     assertValidMessage(file);
-    assert.throws(() => assertValidMessage({ ...file, attempt: -1 }), /attempt/);
+    assert.throws(() => assertValidMessage({ ...file, attempt: -1 } as { schema: string }), /attempt/);
     assert.throws(() => assertValidMessage({ schema: 'nope' }), /unknown schema/);
   });
 

@@ -25,7 +25,7 @@ async function call(rt: RuntimeInfo, method: string, route: string, body?: unkno
   try {
     res = await fetch(`${rt.controlUrl}${route}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   } catch (err: unknown) {
-    throw new Error(`the runtime at ${rt.controlUrl} does not answer (is npm start still running?): ${(err as Error).message}`);
+    throw new Error(`the runtime at ${rt.controlUrl} does not answer (is npm start still running?): ${(err as Error).message}`, { cause: err });
   }
   const payload = (await res.json()) as unknown;
   if (!res.ok) throw new Error(`runtime answered ${res.status}: ${JSON.stringify(payload)}`);
