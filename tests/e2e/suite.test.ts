@@ -109,7 +109,10 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
     it('invoke uploader getStatus returns its queue', async () => {
       const r = await runtime.hub.invokeMethod('uploader', 'getStatus', null, { responseTimeoutMs: 10_000 });
       assert.equal(r.status, 200);
-      assert.ok(typeof r.payload === 'object' && r.payload !== null && 'queue' in r.payload, JSON.stringify(r.payload));
+      const payload = r.payload as { usage?: Record<string, { items: number; quotaBytes: number }>; sink?: { state?: string } };
+      assert.deepEqual(Object.keys(payload.usage ?? {}).sort(), ['artifacts', 'raw', 'results'], JSON.stringify(r.payload));
+      assert.equal(typeof payload.usage!['results']!.quotaBytes, 'number');
+      assert.ok(payload.sink?.state !== undefined);
     });
 
     it('a killed module is restarted per its restart policy and new files still complete', async () => {

@@ -1,0 +1,199 @@
+import type { ArtifactKind } from '@edgeml/shared';
+import { templateProblems } from './names.js';
+
+/**
+ * The uploader's desired properties. Names follow Azure Blob Storage on IoT Edge's
+ * `deviceToCloudUploadProperties` where they mean the same thing (`uploadOn`, `uploadOrder`,
+ * `deleteAfterUpload`) so a deployment can migrate by copying values; see README "Twin settings".
+ * Credentials are never here: they come from the environment (EDGEML_STORAGE_CONNECTION_STRING or
+ * EDGEML_STORAGE_CONTAINER_SAS_URL).
+ */
+
+/** Queue classes in priority order: results go before artifacts, artifacts before raw data. */
+export const QUEUE_CLASSES = ['results', 'artifacts', 'raw'] as const;
+export type QueueClass = (typeof QUEUE_CLASSES)[number];
+
+export type QuotaPolicy = 'rejectNew' | 'evictOldest';
+export type UploadOrder = 'oldestFirst' | 'newestFirst';
+
+export interface ClassConfig {
+  /** Bytes the class may hold queued (files referenced in staging, result lines). */
+  readonly quotaBytes: number;
+  readonly maxItems: number;
+  /** What happens when a new item does not fit: refuse it, or drop the oldest queued items. */
+  readonly policy: QuotaPolicy;
+  readonly uploadOrder: UploadOrder;
+}
+
+export interface UploaderConfig {
+  readonly uploadOn: boolean;
+  readonly sink: 'blob' | 'directory';
+  readonly containerName: string;
+  readonly createContainer: boolean;
+  readonly blobNameTemplate: string;
+  readonly resultsBlobNameTemplate: string;
+  readonly deleteAfterUpload: boolean;
+  readonly concurrency: number;
+  readonly bandwidthBytesPerSecond: number;
+  readonly maxAttempts: number;
+  readonly retry: { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly jitterRatio: number };
+  readonly sdkRetry: { readonly maxTries: number; readonly tryTimeoutInMs: number; readonly retryDelayInMs: number; readonly maxRetryDelayInMs: number };
+  readonly singleUploadMaxBytes: number;
+  readonly blockSizeBytes: number;
+  readonly blockConcurrency: number;
+  readonly results: { readonly batchMaxItems: number; readonly batchMaxBytes: number; readonly batchWindowMs: number };
+  readonly classes: Readonly<Record<QueueClass, ClassConfig>>;
+  readonly quotaWarnRatio: number;
+  readonly directory: { readonly path: string; readonly deleteAfterMinutes: number; readonly sweepIntervalMs: number };
+  readonly statusReportIntervalMs: number;
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** Every default in one place; the schema below and the README table are built from / checked against it. */
+export const UPLOADER_DEFAULTS = {
+  uploadOn: true,
+  sink: 'blob',
+  containerName: 'edgeml',
+  createContainer: true,
+  blobNameTemplate: '{deviceId}/{kind}/{yyyy}/{MM}/{dd}/{id}/{part}.{ext}',
+  resultsBlobNameTemplate: '{deviceId}/results/{yyyy}/{MM}/{dd}/{HH}/{windowStart}-{batchId}.jsonl',
+  deleteAfterUpload: true,
+  concurrency: 4,
+  bandwidthBytesPerSecond: 0,
+  maxAttempts: 10,
+  retry: { initialDelayMs: 2_000, maxDelayMs: 300_000, jitterRatio: 0.5 },
+  sdkRetry: { maxTries: 3, tryTimeoutInMs: 120_000, retryDelayInMs: 1_000, maxRetryDelayInMs: 15_000 },
+  singleUploadMaxBytes: 16 * MiB,
+  blockSizeBytes: 8 * MiB,
+  blockConcurrency: 4,
+  results: { batchMaxItems: 1_000, batchMaxBytes: 4 * MiB, batchWindowMs: 60_000 },
+  classes: {
+    results: { quotaBytes: 256 * MiB, maxItems: 1_000_000, policy: 'rejectNew', uploadOrder: 'oldestFirst' },
+    artifacts: { quotaBytes: 8 * GiB, maxItems: 100_000, policy: 'rejectNew', uploadOrder: 'oldestFirst' },
+    raw: { quotaBytes: 8 * GiB, maxItems: 100_000, policy: 'rejectNew', uploadOrder: 'oldestFirst' },
+  },
+  quotaWarnRatio: 0.8,
+  directory: { path: '', deleteAfterMinutes: 0, sweepIntervalMs: 600_000 },
+  statusReportIntervalMs: 60_000,
+} as const;
+
+const int = (minimum: number, maximum: number, dflt: number, description: string) =>
+  ({ type: 'integer', minimum, maximum, default: dflt, description }) as const;
+
+const classSchema = (d: ClassConfig) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      quotaBytes: int(0, Number.MAX_SAFE_INTEGER, d.quotaBytes, 'Bytes this class may hold queued.'),
+      maxItems: int(1, 100_000_000, d.maxItems, 'Items this class may hold queued.'),
+      policy: { enum: ['rejectNew', 'evictOldest'], default: d.policy, description: 'When full: dead-letter the new item, or the oldest queued ones.' },
+      uploadOrder: { enum: ['oldestFirst', 'newestFirst'], default: d.uploadOrder, description: 'Order within the class (IoT Edge: uploadOrder).' },
+    },
+  }) as const;
+
+/** Desired-properties JSON Schema: every property has a default, unknown keys are refused. */
+export const UPLOADER_CONFIG_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/uploader.config.json',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    uploadOn: { type: 'boolean', default: UPLOADER_DEFAULTS.uploadOn, description: 'Upload at all; false keeps queueing (IoT Edge: uploadOn).' },
+    sink: { enum: ['blob', 'directory'], default: UPLOADER_DEFAULTS.sink, description: 'blob: Azure Blob Storage; directory: an Azure Stack Edge cloud share.' },
+    containerName: {
+      type: 'string',
+      pattern: '^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$',
+      default: UPLOADER_DEFAULTS.containerName,
+      description: 'Container when a connection string is used (a container SAS URL names its own).',
+    },
+    createContainer: { type: 'boolean', default: UPLOADER_DEFAULTS.createContainer, description: 'Create the container at start when the credentials allow it.' },
+    blobNameTemplate: { type: 'string', minLength: 4, maxLength: 512, default: UPLOADER_DEFAULTS.blobNameTemplate },
+    resultsBlobNameTemplate: { type: 'string', minLength: 4, maxLength: 512, default: UPLOADER_DEFAULTS.resultsBlobNameTemplate },
+    deleteAfterUpload: { type: 'boolean', default: UPLOADER_DEFAULTS.deleteAfterUpload, description: 'Delete staging files once uploaded (IoT Edge: deleteAfterUpload). Share files are never deleted.' },
+    concurrency: int(1, 64, UPLOADER_DEFAULTS.concurrency, 'Items uploaded at once.'),
+    bandwidthBytesPerSecond: int(0, Number.MAX_SAFE_INTEGER, UPLOADER_DEFAULTS.bandwidthBytesPerSecond, 'Upload cap over all items; 0 = none.'),
+    maxAttempts: int(1, 1_000, UPLOADER_DEFAULTS.maxAttempts, 'Attempts per item before quarantine (attempts count only when the sink answered).'),
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        initialDelayMs: int(10, 3_600_000, UPLOADER_DEFAULTS.retry.initialDelayMs, 'First backoff delay.'),
+        maxDelayMs: int(10, 86_400_000, UPLOADER_DEFAULTS.retry.maxDelayMs, 'Backoff cap.'),
+        jitterRatio: { type: 'number', minimum: 0, maximum: 1, default: UPLOADER_DEFAULTS.retry.jitterRatio },
+      },
+    },
+    sdkRetry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: "The storage SDK's own retry policy (per request), configured rather than stacked.",
+      properties: {
+        maxTries: int(1, 20, UPLOADER_DEFAULTS.sdkRetry.maxTries, 'Tries per request.'),
+        tryTimeoutInMs: int(1_000, 3_600_000, UPLOADER_DEFAULTS.sdkRetry.tryTimeoutInMs, 'Per-try timeout.'),
+        retryDelayInMs: int(1, 600_000, UPLOADER_DEFAULTS.sdkRetry.retryDelayInMs, 'First SDK retry delay.'),
+        maxRetryDelayInMs: int(1, 3_600_000, UPLOADER_DEFAULTS.sdkRetry.maxRetryDelayInMs, 'SDK retry delay cap.'),
+      },
+    },
+    singleUploadMaxBytes: int(0, 256 * MiB, UPLOADER_DEFAULTS.singleUploadMaxBytes, 'Files up to this size go in one Put Blob; larger ones in blocks.'),
+    blockSizeBytes: int(64 * 1024, 4000 * MiB, UPLOADER_DEFAULTS.blockSizeBytes, 'Block size for block uploads.'),
+    blockConcurrency: int(1, 32, UPLOADER_DEFAULTS.blockConcurrency, 'Blocks of one file in flight at once.'),
+    results: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        batchMaxItems: int(1, 100_000, UPLOADER_DEFAULTS.results.batchMaxItems, 'Result lines per JSON-lines blob.'),
+        batchMaxBytes: int(1_024, 256 * MiB, UPLOADER_DEFAULTS.results.batchMaxBytes, 'Bytes per JSON-lines blob.'),
+        batchWindowMs: int(0, 86_400_000, UPLOADER_DEFAULTS.results.batchWindowMs, 'Time window of a batch (by source detectedAt); also the longest a line waits.'),
+      },
+    },
+    classes: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        results: classSchema(UPLOADER_DEFAULTS.classes.results),
+        artifacts: classSchema(UPLOADER_DEFAULTS.classes.artifacts),
+        raw: classSchema(UPLOADER_DEFAULTS.classes.raw),
+      },
+    },
+    quotaWarnRatio: { type: 'number', minimum: 0.1, maximum: 1, default: UPLOADER_DEFAULTS.quotaWarnRatio, description: 'Usage ratio that raises a warning before a quota bites.' },
+    directory: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { type: 'string', maxLength: 1024, default: UPLOADER_DEFAULTS.directory.path, description: 'Sub-directory of the data root\'s cloudshare/ to write into.' },
+        deleteAfterMinutes: int(0, 5_256_000, UPLOADER_DEFAULTS.directory.deleteAfterMinutes, 'Retention in the directory sink; 0 keeps files forever.'),
+        sweepIntervalMs: int(1_000, 86_400_000, UPLOADER_DEFAULTS.directory.sweepIntervalMs, 'How often retention runs.'),
+      },
+    },
+    statusReportIntervalMs: int(1_000, 86_400_000, UPLOADER_DEFAULTS.statusReportIntervalMs, 'Period of the `status` reported property.'),
+  },
+} as const;
+
+/**
+ * Cross-field checks the schema cannot express, then the typed config. Called by the twin binder
+ * after schema validation (defaults filled in), so every field is present.
+ */
+export function buildUploaderConfig(validated: Record<string, unknown>): { config: UploaderConfig } | { problems: string[] } {
+  const cfg = validated as unknown as UploaderConfig;
+  const problems: string[] = [];
+  problems.push(...templateProblems(cfg.blobNameTemplate, 'artifact').map((p) => `/blobNameTemplate: ${p}`));
+  problems.push(...templateProblems(cfg.resultsBlobNameTemplate, 'results').map((p) => `/resultsBlobNameTemplate: ${p}`));
+  if (cfg.retry.maxDelayMs < cfg.retry.initialDelayMs) problems.push('/retry: maxDelayMs must be at least initialDelayMs');
+  if (cfg.sdkRetry.maxRetryDelayInMs < cfg.sdkRetry.retryDelayInMs) problems.push('/sdkRetry: maxRetryDelayInMs must be at least retryDelayInMs');
+  if (cfg.singleUploadMaxBytes > 0 && cfg.blockSizeBytes > 4000 * MiB) problems.push('/blockSizeBytes: at most 4000 MiB');
+  const dir = cfg.directory.path;
+  if (dir.startsWith('/') || dir.split(/[\\/]/).includes('..') || dir.includes('\0')) problems.push('/directory/path: must be a relative path without ".."');
+  return problems.length > 0 ? { problems } : { config: cfg };
+}
+
+/** Which queue class an artifact belongs to. */
+export function classOfArtifact(kind: ArtifactKind): QueueClass {
+  return kind === 'raw' ? 'raw' : 'artifacts';
+}
