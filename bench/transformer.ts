@@ -113,7 +113,7 @@ async function rawPrepare(file: string, outDir: string, cfg: ReturnType<typeof c
       .raw()
       .toBuffer({ resolveWithObject: true });
     const t = tr.toTensor({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: plan.resizeWidth, height: plan.resizeHeight }, plan, p);
-    await writeFile(path.join(outDir, `${path.basename(file)}-${name}.npy`), tr.encodeNpy(t.data, t.shape));
+    await writeFile(path.join(outDir, `${path.basename(file)}-${name}.npy`), tr.encodeNpy({ dtype: t.data instanceof Float32Array ? 'float32' : 'uint8', shape: t.shape, data: t.data }));
   }
   const size = tr.fitInside(oriented.width, oriented.height, cfg.image.artifact.maxWidth, cfg.image.artifact.maxHeight);
   const png = await sharp(bytes).rotate().resize(size.width, size.height, { fit: 'fill' }).png({ compressionLevel: 6 }).toBuffer();

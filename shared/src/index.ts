@@ -39,6 +39,7 @@ export {
   SHARE_FILE_EVENT_SCHEMA,
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
+export { encodeNpy, decodeNpy, type NpyArray } from './contracts/npy.js';
 export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
 export {
   MAX_REPORTED_PATCH_BYTES,

@@ -30,11 +30,11 @@ import {
   type ModuleDeps,
   type TensorMessage,
   parseMessage,
+  decodeNpy,
 } from '@edgeml/shared';
 import { createAdmission, createBatcher, type Admission, type Batcher, type BatcherClock } from './batcher.js';
 import { INFERENCER_DEFAULTS, PROFILE_PATTERN, type InferencerConfig, type ModelEntry } from './config.js';
 import { STAGING_DIR, describeUri, installBundledModels, stageModel, type ModelManifest, type StagedModel } from './model-store.js';
-import { decodeNpy } from './npy.js';
 import { postprocess } from './postprocess/index.js';
 import type { ItemTensor, PostprocessResult } from './postprocess/types.js';
 import { ORT_VERSION, openSession, type ModelSession, type SessionOptions } from './session.js';

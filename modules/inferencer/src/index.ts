@@ -35,7 +35,8 @@ export {
   type ModelManifest,
   type StagedModel,
 } from './model-store.js';
-export { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
+// The tensor file format is a shared contract; re-exported for tests and benchmarks.
+export { decodeNpy, encodeNpy, type NpyArray } from '@edgeml/shared';
 export { CLS_PROFILE_SPEC, DET_PROFILE_SPEC, DEFAULT_PROFILES } from './profiles.js';
 export { postprocess } from './postprocess/index.js';
 export { classify, looksLikeProbabilities, paddleCls, softmax } from './postprocess/classification.js';

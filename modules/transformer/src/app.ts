@@ -29,13 +29,13 @@ import {
   type OutgoingMessage,
   type SourceRef,
   type TensorMessage,
+  encodeNpy,
 } from '@edgeml/shared';
 import { profileSpec, type TransformerConfig } from './config.js';
 import { ContentChangedError, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
 import { fitInside, geometryOf, orientedSize, planResize } from './geometry.js';
 import { configureSharp, probeImage, renderArtifactImage, resizeToRgb } from './image.js';
 import { createTransformerMetrics } from './metrics.js';
-import { encodeNpy } from './npy.js';
 import { convertTable, type TableFormat, type TableResult } from './table/convert.js';
 import { toTensor } from './tensor.js';
 
@@ -248,7 +248,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
       const plan = planResize(oriented.width, oriented.height, spec);
       const pixels = await timed('resize', () => resizeToRgb(bytes, limit, plan, spec.background));
       const tensor = await timed('normalize', () => Promise.resolve(toTensor(pixels, plan, spec)));
-      const npy = await timed('encode', () => Promise.resolve(encodeNpy(tensor.data, tensor.shape)));
+      const npy = await timed('encode', () => Promise.resolve(encodeNpy({ dtype: tensor.data instanceof Float32Array ? 'float32' : 'uint8', shape: tensor.shape, data: tensor.data })));
       const target = stagingFile(msg.id, `${name}-${signature}.npy`);
       await timed('write', () => writeFileAtomic(target.abs, npy));
       metrics.outputBytes.inc({ output: 'tensor' }, npy.length);

@@ -14,7 +14,8 @@ export {
 export { DEAD_LETTER_CODES, ContentChangedError, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
 export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, type ResizePlan } from './geometry.js';
 export { toTensor, normalizeValue, type RgbPixels, type Tensor } from './tensor.js';
-export { encodeNpy, parseNpyHeader, npyHeaderText, type NpyHeader, type NpyDescr } from './npy.js';
+// The tensor file format is a shared contract; re-exported for tests and benchmarks.
+export { encodeNpy, decodeNpy, type NpyArray } from '@edgeml/shared';
 export { configureSharp, probeImage, resizeToRgb, renderArtifactImage, encodeRgb, type ImageProbe, type EncodedImage } from './image.js';
 export { classifyText, classifyJson, fitsType, widen, parseTimestampText, parseFloatText, parseBoolText, isInt64Text } from './table/values.js';
 export { detectDelimiter, detectHeader, columnNames, delimiterCounts, DELIMITER_CANDIDATES, type Delimiter } from './table/sniff.js';

@@ -3,16 +3,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { sha256, type ArtifactMessage, type TensorMessage } from '@edgeml/shared';
-import { encodeRgb, normalizeValue, parseNpyHeader, tensorToSource, DEFAULT_PROFILES, profileSpec } from '@edgeml/transformer';
+import { decodeNpy, encodeRgb, normalizeValue, tensorToSource, DEFAULT_PROFILES, profileSpec } from '@edgeml/transformer';
 import { dropFile, makeDataRoot, startApp, type Harness } from './harness.js';
 
 /** Reads a tensor file back: header and float32 (or uint8) data. */
 async function readTensor(h: Harness, msg: TensorMessage): Promise<{ shape: readonly number[]; data: Float32Array | Uint8Array; bytes: Buffer }> {
   const bytes = await readFile(path.join(h.paths.root, msg.tensor.path));
-  const header = parseNpyHeader(bytes);
-  const body = bytes.subarray(header.dataOffset);
-  const data = header.descr === '<f4' ? new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)) : new Uint8Array(body);
-  return { shape: header.shape, data, bytes };
+  const { shape, data } = decodeNpy(bytes);
+  return { shape, data, bytes };
 }
 
 const tensorsOf = (h: Harness): TensorMessage[] => h.edge.sentTo('tensors').map((m) => m.json as TensorMessage);
