@@ -115,6 +115,34 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       assert.ok(payload.sink?.state !== undefined);
     });
 
+    it('the edgeml CLI talks to the running instance: status, twin set/get, invoke', async () => {
+      const cli = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
+        new Promise((resolve) => {
+          const p = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/dist/bin/edgeml.js'), '--workdir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+          p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+          p.once('exit', (code) => resolve({ code, out, err }));
+        });
+      const status = await cli('status');
+      assert.equal(status.code, 0, status.err);
+      const parsed = JSON.parse(status.out) as { processes: { name: string; state: string }[] };
+      assert.deepEqual(parsed.processes.map((p) => p.name).sort(), ['inferencer', 'transformer', 'uploader', 'watcher']);
+      const set = await cli('twin', 'set', 'watcher', 'statusReportIntervalMs=45000');
+      assert.equal(set.code, 0, set.err);
+      const twin = JSON.parse((await cli('twin', 'get', 'watcher')).out) as { desired: { statusReportIntervalMs?: number } };
+      assert.equal(twin.desired.statusReportIntervalMs, 45000);
+      const invoke = await cli('invoke', 'watcher', 'getStatus');
+      assert.equal(invoke.code, 0, invoke.err);
+      assert.equal((JSON.parse(invoke.out) as { status: number }).status, 200);
+      const bad = await cli('invoke', 'watcher', 'rescan', '{"unexpected":true}');
+      assert.equal((JSON.parse(bad.out) as { status: number }).status, 400, 'hostile method payload gets 400 with problems');
+      const unknown = await cli('frobnicate');
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.err, /unknown command frobnicate/);
+    });
+
     it('a killed module is restarted per its restart policy and new files still complete', async () => {
       const proc = runtime.processes.get('transformer')!;
       const before = proc.snapshot();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, createRepeatLimiter, redactSecrets, EdgeMLError } from '@edgeml/shared';
+import { createLogger, createRepeatLimiter, redactSecrets, routeAzureSdkLogs, EdgeMLError } from '@edgeml/shared';
 
 function capture(): { stream: Writable; lines: () => string[] } {
   const chunks: string[] = [];
@@ -65,5 +65,18 @@ describe('shared/logging', () => {
     assert.equal(limiter('k').log, false);
     t = 1_000;
     assert.deepEqual(limiter('k'), { log: true, suppressed: 2 });
+  });
+
+  it("routes the Azure SDK's own logger into pino, redacted", async () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ name: 'uploader', destination: stream });
+    await routeAzureSdkLogs(logger, 'info');
+    const { AzureLogger } = (await import('@azure/logger' as string)) as { AzureLogger: { log: (...args: unknown[]) => void } };
+    AzureLogger.log('azure:storage-blob:info request failed for', `https://a.blob.core.windows.net/c?sig=${SAS_SIG}`);
+    logger.flush();
+    await new Promise((r) => setImmediate(r));
+    const rec = JSON.parse(lines().at(-1)!) as { component: string; msg: string };
+    assert.equal(rec.component, 'azure-sdk');
+    assert.match(rec.msg, /request failed for https:\/\/a\.blob\.core\.windows\.net\/c\?sig=\[REDACTED\]/);
   });
 });
