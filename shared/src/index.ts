@@ -40,6 +40,7 @@ export {
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
 export { encodeNpy, decodeNpy, type NpyArray } from './contracts/npy.js';
+export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC } from './contracts/profiles.js';
 export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
 export {
   MAX_REPORTED_PATCH_BYTES,

@@ -1,4 +1,4 @@
-import type { PreprocessingSpec } from '@edgeml/shared';
+import { PADDLE_CLS_SPEC, PADDLE_DET_SPEC, type PreprocessingSpec } from '@edgeml/shared';
 
 /**
  * Desired properties of the transformer (twin `properties.desired`), as a JSON Schema with every
@@ -52,34 +52,10 @@ export interface TransformerConfig {
   };
 }
 
-/** The two default profiles, exactly as docs/ENGINEERING.md gives them (PaddleOCR cls and det). */
+/** The two default profiles: the shared PaddleOCR specs (cls and det), enabled. */
 export const DEFAULT_PROFILES = {
-  cls: {
-    enabled: true,
-    width: 192,
-    height: 48,
-    resize: 'padRight',
-    colorOrder: 'BGR',
-    layout: 'NCHW',
-    dtype: 'float32',
-    scale: 1 / 255,
-    mean: [0.5, 0.5, 0.5],
-    std: [0.5, 0.5, 0.5],
-    background: [127.5, 127.5, 127.5],
-  },
-  det: {
-    enabled: true,
-    width: 640,
-    height: 640,
-    resize: 'contain',
-    colorOrder: 'BGR',
-    layout: 'NCHW',
-    dtype: 'float32',
-    scale: 1 / 255,
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-    background: [0, 0, 0],
-  },
+  cls: { enabled: true, ...PADDLE_CLS_SPEC },
+  det: { enabled: true, ...PADDLE_DET_SPEC },
 } as const satisfies Record<string, ImageProfileConfig>;
 
 /** Defaults of every scalar setting, in one place (the schema below takes them from here). */

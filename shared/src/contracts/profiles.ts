@@ -1,0 +1,35 @@
+import type { PreprocessingSpec } from './messages.js';
+
+/**
+ * The preprocessing the bundled PaddleOCR models expect (docs/ENGINEERING.md "Preprocessing
+ * profiles"). The transformer's default profiles and the inferencer's bundled model manifests both
+ * come from here, so their signatures cannot drift apart.
+ */
+
+/** Text-orientation classifier `ch_ppocr_mobile_v2.0_cls` ([N,3,48,192]); the pad is 0 after normalisation. */
+export const PADDLE_CLS_SPEC = Object.freeze({
+  width: 192,
+  height: 48,
+  resize: 'padRight',
+  colorOrder: 'BGR',
+  layout: 'NCHW',
+  dtype: 'float32',
+  scale: 1 / 255,
+  mean: [0.5, 0.5, 0.5],
+  std: [0.5, 0.5, 0.5],
+  background: [127.5, 127.5, 127.5],
+} as const satisfies PreprocessingSpec);
+
+/** DB text detector `ch_PP-OCRv4_det` at a fixed 640×640 letterbox (so tensors batch). */
+export const PADDLE_DET_SPEC = Object.freeze({
+  width: 640,
+  height: 640,
+  resize: 'contain',
+  colorOrder: 'BGR',
+  layout: 'NCHW',
+  dtype: 'float32',
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  background: [0, 0, 0],
+} as const satisfies PreprocessingSpec);
