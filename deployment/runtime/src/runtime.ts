@@ -73,6 +73,13 @@ export interface LocalRuntime {
   /** Resolves once the watcher reports idle (every stable file completed or dead-lettered). */
   waitUntilIdle(options?: { signal?: AbortSignal; pollMs?: number; settleMs?: number }): Promise<void>;
   summary(): Promise<RunSummary>;
+  /**
+   * Stops the edge hub, waits `downMs` (default 0), and starts a new hub on the same work folder and
+   * port (the workload API stays up, as aziot-edged does): queued messages, twins and identities
+   * survive; modules reconnect on their own. `hub` then returns the new instance (listeners
+   * registered on the old one are gone).
+   */
+  restartHub(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -165,10 +172,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const hubPort = options.hubPort ?? ((await isPortFree(8883)) ? 8883 : 0);
   const deviceId = vars['EDGEML_DEVICE_ID'] ?? 'edgeml-dev';
   const iotHubHostName = 'edgeml-local.azure-devices.net';
-  const hub = await createEdgeHub({ workDir: path.join(workDir, 'hub'), manifest: manifest.resolved, deviceId, iotHubHostName, port: hubPort, logger: logger.child({ component: 'edge-hub' }) });
+  const newHub = (port: number): Promise<EdgeHub> =>
+    createEdgeHub({ workDir: path.join(workDir, 'hub'), manifest: manifest.resolved, deviceId, iotHubHostName, port, logger: logger.child({ component: 'edge-hub' }) });
+  // `let`: restartHub() replaces it (a stopped hub cannot start again); every closure below reads the current one.
+  let hub = await newHub(hubPort);
   await hub.start();
   const workloadSocket = socketPath(workDir);
-  const workload = await startWorkloadApi({ socketPath: workloadSocket, hub, logger: logger.child({ component: 'workload-api' }) });
+  // The workload API stands for aziot-edged, which outlives edgeHub restarts: it signs with whichever hub is current.
+  const currentHub = new Proxy({} as EdgeHub, { get: (_target, prop) => Reflect.get(hub, prop) as unknown });
+  const workload = await startWorkloadApi({ socketPath: workloadSocket, hub: currentHub, logger: logger.child({ component: 'workload-api' }) });
 
   const processes = new Map<string, ModuleProcess>();
   const metricsPorts: Record<string, number> = {};
@@ -328,7 +340,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   let stopping: Promise<void> | undefined;
   return {
-    hub,
+    get hub() {
+      return hub;
+    },
     paths,
     workDir,
     azurite,
@@ -351,6 +365,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         } else idleSince = undefined;
         await sleep(pollMs, o.signal);
       }
+    },
+    async restartHub(o = {}) {
+      if (stopping !== undefined) throw new Error('the runtime is stopping');
+      const port = hub.port;
+      await hub.stop();
+      if ((o.downMs ?? 0) > 0) await sleep(o.downMs ?? 0);
+      // Same work folder (store-and-forward queue, twins, identities) and the same port the modules were given.
+      hub = await newHub(port);
+      await hub.start();
+      logger.info({ port, downMs: o.downMs ?? 0 }, 'edge hub restarted');
     },
     stop() {
       stopping ??= (async () => {
