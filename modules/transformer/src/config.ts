@@ -61,7 +61,9 @@ export const DEFAULT_PROFILES = {
 /** Defaults of every scalar setting, in one place (the schema below takes them from here). */
 export const TRANSFORMER_DEFAULTS = {
   maxConcurrentItems: 2,
-  maxQueuedItems: 64,
+  // Above the watcher's default maxInFlight (100): with the defaults a burst is queued, never shed
+  // (a shed item only comes back after the watcher's completion timeout). An item is a parsed message, ~1–2 KiB.
+  maxQueuedItems: 256,
   unknownKinds: 'deadLetter',
   statusReportIntervalMs: 60_000,
   image: {
