@@ -94,8 +94,8 @@ try {
     argv: [],
     connect: () => Promise.resolve(client),
   });
-  const runtime = client.reported['runtime'] as { onnxruntimeVersion: string; executionProvider: { active: string; fallbackReason: string | null } };
-  console.log(`onnxruntime-node ${runtime.onnxruntimeVersion}, provider ${runtime.executionProvider.active}${runtime.executionProvider.fallbackReason === null ? '' : ` (fallback: ${runtime.executionProvider.fallbackReason.slice(0, 100)}…)`}, ${cpus().length} CPUs, node ${process.version}`);
+  const runtime = client.reported['runtime'] as { onnxruntimeVersion: string; executionProvider: { active: string; fallbackReason?: string | null } };
+  console.log(`onnxruntime-node ${runtime.onnxruntimeVersion}, provider ${runtime.executionProvider.active}${typeof runtime.executionProvider.fallbackReason === 'string' ? ` (fallback: ${runtime.executionProvider.fallbackReason.slice(0, 100)}…)` : ''}, ${cpus().length} CPUs, node ${process.version}`);
 
   // ---- 1. throughput: inferencer vs raw session.run ----------------------------------------------------
   const raw = await inf.openSession(clsModel.file, sessionOptions);
