@@ -37,7 +37,10 @@ describe('watcher on a real directory: acknowledgements', function () {
     assert.equal(second!.source.detectedAt, first!.source.detectedAt, 'detectedAt recorded once');
     assert.equal(second!.detectedAt, first!.detectedAt);
     const errFile = path.join(h.paths.failed, 'stuck.jpg.error.json');
-    await waitFor(() => exists(errFile), 5_000, 'the dead letter');
+    // The record is written first, then the input is moved, then the alert goes out: wait for all three
+    // (under load the steps are far enough apart for a check in between to see a half-done dead letter).
+    const alertSent = (): boolean => h!.edge.sentTo('alerts').some((m) => (m.json as AlertMessage).code === 'TIMEOUT');
+    await waitFor(async () => (await exists(errFile)) && (await exists(path.join(h!.paths.failed, 'stuck.jpg'))) && alertSent(), 10_000, 'the dead letter');
     const doc = JSON.parse(await readFile(errFile, 'utf8')) as ErrorJson;
     assert.equal(doc.code, 'TIMEOUT');
     assert.equal(doc.attempts, 2);
@@ -128,7 +131,8 @@ describe('watcher on a real directory: acknowledgements', function () {
     });
     await h.drop('locked.csv', 'x');
     const errFile = path.join(h.paths.failed, 'locked.csv.error.json');
-    await waitFor(() => exists(errFile), 10_000, 'the dead letter');
+    const alertSent = (): boolean => h!.edge.sentTo('alerts').some((m) => (m.json as AlertMessage).code === 'FILE_UNREADABLE');
+    await waitFor(async () => (await exists(errFile)) && alertSent(), 10_000, 'the dead letter and its alert');
     const doc = JSON.parse(await readFile(errFile, 'utf8')) as ErrorJson;
     assert.equal(doc.code, 'FILE_UNREADABLE');
     assert.match(doc.reasons[0]!.reason, /EACCES/);
