@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   FILE_UNREADABLE: 'A referenced file exists but cannot be read.',
   FILE_NOT_REGULAR: 'A path names a directory, device, socket or other non-regular file.',
   FILE_TOO_LARGE: 'A file exceeds the configured maximum size.',
+  CONTENT_CHANGED: "A file's SHA-256 no longer matches its content id (it was rewritten after it was hashed).",
   INPUT_MALFORMED: 'File content cannot be decoded (truncated, corrupt or of the wrong format).',
   INPUT_TOO_COMPLEX: 'File content exceeds a safety limit (pixels, columns, nesting).',
   UNSUPPORTED_KIND: 'A file kind that the module is configured not to handle.',

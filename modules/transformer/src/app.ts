@@ -32,7 +32,7 @@ import {
   encodeNpy,
 } from '@edgeml/shared';
 import { profileSpec, type TransformerConfig } from './config.js';
-import { ContentChangedError, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
+import { contentChanged, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
 import { fitInside, geometryOf, orientedSize, planResize } from './geometry.js';
 import { configureSharp, probeImage, renderArtifactImage, resizeToRgb } from './image.js';
 import { createTransformerMetrics } from './metrics.js';
@@ -232,7 +232,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
     const limit = c.image.limitInputPixels;
     const bytes = await timed('read', () => readBounded(file, c.image.maxFileSizeBytes, 'image.maxFileSizeBytes'));
     const digest = await timed('hash', () => Promise.resolve(sha256(bytes)));
-    if (digest !== msg.id) throw new ContentChangedError(`content changed: the file's SHA-256 is ${digest}, the message id is ${msg.id}`);
+    if (digest !== msg.id) throw contentChanged(`content changed: the file's SHA-256 is ${digest}, the message id is ${msg.id}`);
     const probe = await timed('probe', () => probeImage(bytes, limit));
     const oriented = orientedSize(probe.width, probe.height, probe.orientation);
     const profiles = Object.entries(c.image.profiles)
@@ -382,7 +382,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
   // ---- unknown kinds -------------------------------------------------------------------------
   const forwardRaw = async (msg: FileMessage, file: string): Promise<void> => {
     const digest = await timed('hash', () => sha256File(file));
-    if (digest.sha256 !== msg.id) throw new ContentChangedError(`content changed: the file's SHA-256 is ${digest.sha256}, the message id is ${msg.id}`);
+    if (digest.sha256 !== msg.id) throw contentChanged(`content changed: the file's SHA-256 is ${digest.sha256}, the message id is ${msg.id}`);
     const format = msg.source.extension.replace(/^\./, '') || 'bin';
     const contentType = 'application/octet-stream';
     const body: ArtifactMessage = {

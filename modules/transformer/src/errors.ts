@@ -2,8 +2,7 @@ import { EdgeMLError, errorCode, isEdgeMLError } from '@edgeml/shared';
 
 /**
  * Codes the transformer puts on dead letters (completion `code`, alert `code`): the shared
- * ERROR_CODES it uses, plus CONTENT_CHANGED, which shared does not define yet. README.md lists
- * them; a test keeps the two in step.
+ * ERROR_CODES it uses. README.md lists them; a test keeps the two in step.
  */
 export const DEAD_LETTER_CODES = {
   MESSAGE_INVALID: 'The input message is not valid JSON or not an edgeml.file/v1 message.',
@@ -22,21 +21,13 @@ export const DEAD_LETTER_CODES = {
 
 export type DeadLetterCode = keyof typeof DEAD_LETTER_CODES;
 
-/**
- * The content no longer hashes to the message id. A subclass only for the extra
- * `deadLetterCode` field: shared's ErrorCode union has no CONTENT_CHANGED yet.
- */
-export class ContentChangedError extends EdgeMLError {
-  readonly deadLetterCode = 'CONTENT_CHANGED' as const;
-  constructor(message: string) {
-    super('FILE_UNREADABLE', message);
-    this.name = 'ContentChangedError';
-  }
+/** The content no longer hashes to the message id (rewritten after the watcher hashed it). */
+export function contentChanged(message: string): EdgeMLError {
+  return new EdgeMLError('CONTENT_CHANGED', message);
 }
 
 /** The dead-letter code for any thrown value. */
 export function deadLetterCodeOf(err: unknown): DeadLetterCode {
-  if (err instanceof ContentChangedError) return 'CONTENT_CHANGED';
   const code = isEdgeMLError(err) ? errorCode(err) : 'INTERNAL';
   return code in DEAD_LETTER_CODES ? (code as DeadLetterCode) : 'INTERNAL';
 }

@@ -11,7 +11,7 @@ export {
   type ImageProfileConfig,
   type ColumnType,
 } from './config.js';
-export { DEAD_LETTER_CODES, ContentChangedError, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
+export { DEAD_LETTER_CODES, contentChanged, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
 export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, type ResizePlan } from './geometry.js';
 export { toTensor, normalizeValue, type RgbPixels, type Tensor } from './tensor.js';
 // The tensor file format is a shared contract; re-exported for tests and benchmarks.

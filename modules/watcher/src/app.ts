@@ -15,10 +15,8 @@ import {
   sendAlert,
   type IncomingMessage,
   type ModuleApp,
-  type ModuleDeps,
-} from '@edgeml/shared';
+  type ModuleDeps, sha256File } from '@edgeml/shared';
 import { createChokidarSource, type EventSource } from './chokidar-source.js';
-import { hashFileSha256 } from './hash.js';
 import type { WatcherConfig } from './config.js';
 import { Ledger } from './ledger.js';
 import { createWatcherMetrics } from './metrics.js';
@@ -29,7 +27,7 @@ const INPUTS = MODULE_ENDPOINTS.watcher.inputs;
 
 /** Test seams; production uses the defaults. */
 export interface WatcherAppOptions {
-  /** Streams a file through SHA-256. Default: {@link hashFileSha256}. */
+  /** Streams a file through SHA-256. Default: shared `sha256File`. */
   readonly hashFile?: HashFile;
   /** Ledger location. Default: `<state>/watcher/ledger.sqlite`. */
   readonly ledgerFile?: string;
@@ -203,7 +201,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
         logger: log,
         metrics,
         now: nowMs,
-        hashFile: options.hashFile ?? hashFileSha256,
+        hashFile: options.hashFile ?? sha256File,
         config: cfg,
         onBackpressure: () => reportStatus(),
       });

@@ -30,4 +30,3 @@ export { Reconciler, type ReconcilerOptions, type CompletionResult, type HashFil
 export { createWatcherMetrics, type WatcherMetrics } from './metrics.js';
 export { WATCHER_ERROR_CODES } from './errors.js';
 export { watcherSelfCheck } from './self-check.js';
-export { hashFileSha256 } from './hash.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tableFromIPC, type Table } from 'apache-arrow';
-import { sha256, type ArtifactMessage } from '@edgeml/shared';
-import { convertTable, ContentChangedError, type TableFormat, type TableResult } from '@edgeml/transformer';
+import { isEdgeMLError, sha256, type ArtifactMessage } from '@edgeml/shared';
+import { convertTable, type TableFormat, type TableResult } from '@edgeml/transformer';
 import { configFrom, dropFile, makeDataRoot, startApp } from './harness.js';
 
 type Opts = Partial<ReturnType<typeof configFrom>['table']>;
@@ -141,7 +141,7 @@ describe('transformer/tables (CSV and JSON lines → Arrow IPC, read back with a
     await writeFile(source, 'a\n1\n');
     await assert.rejects(
       convertTable({ sourcePath: source, targetPath: path.join(root.paths.staging, 'changed.arrow'), format: 'csv', expectedSha256: sha256('a\n2\n'), options: configFrom().table }),
-      (err: unknown) => err instanceof ContentChangedError && /content changed/.test(err.message),
+      (err: unknown) => isEdgeMLError(err) && err.code === 'CONTENT_CHANGED' && /content changed/.test(err.message),
     );
     const { readdir } = await import('node:fs/promises');
     assert.deepEqual((await readdir(root.paths.staging)).filter((f) => !f.endsWith('.arrow') || f.startsWith('.tmp-')), [], 'no temp files left');

@@ -7,7 +7,7 @@ import { ArrowFileSink, ColumnBuilder, arrowSchema, makeRecordBatch } from './ar
 import { CsvSplitter } from './csv.js';
 import { columnNames, detectDelimiter, detectHeader, type Delimiter } from './sniff.js';
 import { classifyJson, classifyText, fitsType, widen } from './values.js';
-import { ContentChangedError } from '../errors.js';
+import { contentChanged } from '../errors.js';
 
 /**
  * Tables (CSV, JSON lines) → Arrow IPC file, streamed. Two passes over the file, each reading it
@@ -218,7 +218,7 @@ function nullSet(options: TableOptions): ReadonlySet<string> {
 
 function checkHash(hash: Hash, expected: string, pass: string): void {
   const actual = hash.digest('hex');
-  if (actual !== expected) throw new ContentChangedError(`content changed: the file's SHA-256 is ${actual} (${pass}), the message id is ${expected}`);
+  if (actual !== expected) throw contentChanged(`content changed: the file's SHA-256 is ${actual} (${pass}), the message id is ${expected}`);
 }
 
 async function inferCsv(input: ConvertTableInput): Promise<Inferred> {
@@ -331,7 +331,7 @@ async function inferJsonl(input: ConvertTableInput): Promise<Inferred> {
 /**
  * Converts a CSV or JSON-lines file into an Arrow IPC file at `targetPath` (written atomically).
  * @throws EdgeMLError INPUT_MALFORMED (not UTF-8 text, bad quoting, a bad row under 'fail'),
- *   INPUT_TOO_COMPLEX (columns, record size), ABORTED; ContentChangedError when the bytes do not
+ *   INPUT_TOO_COMPLEX (columns, record size), ABORTED; EdgeMLError CONTENT_CHANGED when the bytes do not
  *   hash to `expectedSha256`.
  */
 export async function convertTable(input: ConvertTableInput): Promise<TableResult> {
@@ -398,7 +398,7 @@ export async function convertTable(input: ConvertTableInput): Promise<TableResul
     }
     await flush();
     checkHash(hash, input.expectedSha256, 'while converting');
-    if (rows !== inferred.rows) throw new ContentChangedError(`content changed: ${inferred.rows} rows when inferring, ${rows} when converting`);
+    if (rows !== inferred.rows) throw contentChanged(`content changed: ${inferred.rows} rows when inferring, ${rows} when converting`);
   } catch (err: unknown) {
     await sink.abort();
     throw err;

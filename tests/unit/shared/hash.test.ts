@@ -3,10 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isEdgeMLError } from '@edgeml/shared';
-import { hashFileSha256 } from '@edgeml/watcher';
+import { isEdgeMLError, sha256File } from '@edgeml/shared';
 
-describe('watcher/hash', () => {
+describe('shared/sha256File', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'edgeml-hash-'));
@@ -21,13 +20,13 @@ describe('watcher/hash', () => {
       for (let i = 0; i < size; i++) data[i] = (i * 31 + 7) & 0xff;
       const file = path.join(dir, `f${size}`);
       await writeFile(file, data);
-      assert.deepEqual(await hashFileSha256(file), { sha256: createHash('sha256').update(data).digest('hex'), sizeBytes: size });
+      assert.deepEqual(await sha256File(file), { sha256: createHash('sha256').update(data).digest('hex'), sizeBytes: size });
     });
   }
 
   it('rejects with the fs error for a missing file and ABORTED when aborted', async () => {
-    await assert.rejects(hashFileSha256(path.join(dir, 'missing')), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+    await assert.rejects(sha256File(path.join(dir, 'missing')), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
     await writeFile(path.join(dir, 'x'), 'x');
-    await assert.rejects(hashFileSha256(path.join(dir, 'x'), AbortSignal.abort()), (err: unknown) => isEdgeMLError(err) && err.code === 'ABORTED');
+    await assert.rejects(sha256File(path.join(dir, 'x'), AbortSignal.abort()), (err: unknown) => isEdgeMLError(err) && err.code === 'ABORTED');
   });
 });
