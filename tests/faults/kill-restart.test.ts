@@ -1,11 +1,14 @@
 /**
  * Kill/restart/outage run: files arrive while modules are killed with SIGKILL at random moments,
- * Azurite is stopped for a while and the edge hub is restarted. Afterwards every file must have its
+ * Azurite is stopped for a while, the edge hub is restarted and the uploader's artifacts quota is
+ * filled (uploads paused, a 2-item quota, files arriving: the rest is deferred back to the watcher
+ * until the quota has room again). Afterwards every file must have its
  * artifact blob (content matching its recorded sha256), every image its classification result on
  * $upstream and in a results blob, and no blob name may have been seen with two different contents.
  *
  * Size through the environment (defaults sized for CI on 2 cores):
  *   EDGEML_FAULT_FILES (60)  EDGEML_FAULT_KILLS (6)  EDGEML_FAULT_AZURITE_DOWN_MS (15000)
+ *   EDGEML_FAULT_QUOTA_FULL_MS (15000: how long the uploader's quota is held full)
  *   EDGEML_FAULT_SEED (random; printed, so a failing run can be replayed)
  *   EDGEML_FAULT_COMPLETION_TIMEOUT_MS (120000: the watcher's re-emission timeout during the run; it must exceed the
  *   longest legitimate time in flight, or the watcher dead-letters sources as TIMEOUT after maxAttempts)
@@ -20,6 +23,9 @@ import { ALERT_SCHEMA, RESULT_SCHEMA, dropFile, listBlobs, readJournal, sha256, 
 const FILES = Number(process.env['EDGEML_FAULT_FILES'] ?? 60);
 const KILLS = Number(process.env['EDGEML_FAULT_KILLS'] ?? 6);
 const AZURITE_DOWN_MS = Number(process.env['EDGEML_FAULT_AZURITE_DOWN_MS'] ?? 15_000);
+const QUOTA_FULL_MS = Number(process.env['EDGEML_FAULT_QUOTA_FULL_MS'] ?? 15_000);
+/** The uploader's artifacts quota while it is held full, and the defaults it goes back to. */
+const QUOTA_ITEMS = 2;
 const SEED = Number(process.env['EDGEML_FAULT_SEED'] ?? Math.floor(Math.random() * 1e9));
 
 /** mulberry32: a small seeded PRNG so a run can be replayed from its printed seed. */
@@ -34,13 +40,45 @@ function prng(seed: number): () => number {
   };
 }
 
+type Runtime = SuiteHandle['runtime'];
+
+/**
+ * Holds the uploader's artifacts quota full: uploads off and a QUOTA_ITEMS-item quota while files
+ * arrive, so new artifacts are refused (rejectNew → deferred to the watcher). Counts what it saw
+ * before the quota is given back: the uploader's refusals (its in-memory counter, read before any
+ * later kill could reset it) and the watcher's deferred files.
+ */
+async function fillUploaderQuota(rt: Runtime, holdMs: number, arrivals: () => Promise<void>, seen: { rejected: number; deferredSeen: number }): Promise<void> {
+  const uploaderTwin = (): { status?: { usage?: { artifacts?: { rejected?: number } } }; config?: { desiredVersion?: number; status?: string } } =>
+    rt.hub.getTwin('uploader').reported as never;
+  const applied = async (version: number, what: string): Promise<void> => {
+    // A module killed just before may still be starting: it reads the whole twin when it connects.
+    await waitFor(() => (uploaderTwin().config?.desiredVersion ?? 0) >= version, 120_000, what);
+    assert.equal(uploaderTwin().config?.status, 'applied', what);
+  };
+  const before = uploaderTwin().status?.usage?.artifacts?.rejected ?? 0;
+  await applied(await rt.hub.patchDesired('uploader', { uploadOn: false, quotaRetryAfterMs: 2_000, classes: { artifacts: { maxItems: QUOTA_ITEMS } } }), 'the uploader takes the small quota');
+  const until = Date.now() + holdMs;
+  await arrivals();
+  while (Date.now() < until) {
+    const status = await rt.hub.invokeMethod('watcher', 'getStatus', null, { responseTimeoutMs: 5_000 }).catch(() => undefined);
+    const deferred = (status?.payload as { counts?: { deferred?: number } } | undefined)?.counts?.deferred ?? 0;
+    seen.deferredSeen = Math.max(seen.deferredSeen, deferred);
+    await sleep(1_000);
+  }
+  const usage = await rt.hub.invokeMethod('uploader', 'getStatus', null, { responseTimeoutMs: 5_000 }).catch(() => undefined);
+  const rejected = (usage?.payload as { usage?: { artifacts?: { rejected?: number } } } | undefined)?.usage?.artifacts?.rejected ?? uploaderTwin().status?.usage?.artifacts?.rejected ?? 0;
+  seen.rejected += Math.max(0, rejected - before);
+  await applied(await rt.hub.patchDesired('uploader', { uploadOn: true, classes: { artifacts: { maxItems: 100_000 } } }), 'the uploader takes its quota back');
+}
+
 interface Dropped {
   readonly name: string;
   readonly id: string;
   readonly kind: 'image' | 'table';
 }
 
-describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_MS / 1000} s, a hub restart (seed ${SEED})`, function () {
+describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_MS / 1000} s, a hub restart, the upload quota full ${QUOTA_FULL_MS / 1000} s (seed ${SEED})`, function () {
   this.timeout(60 * 60_000);
   let suite: SuiteHandle;
   const random = prng(SEED);
@@ -93,8 +131,10 @@ describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_
     };
     const observer = observe();
 
-    // Faults at random points between chunks of arrivals: K kills, one Azurite outage, one hub restart.
-    const plan: Array<'kill' | 'azurite' | 'hub'> = [...Array.from({ length: KILLS }, () => 'kill' as const), 'azurite', 'hub'];
+    // Faults at random points between chunks of arrivals: K kills, one Azurite outage, one hub restart,
+    // one spell of a full upload quota.
+    const plan: Array<'kill' | 'azurite' | 'hub' | 'quota'> = [...Array.from({ length: KILLS }, () => 'kill' as const), 'azurite', 'hub', 'quota'];
+    const quota = { rejected: 0, deferredSeen: 0 };
     for (let i = plan.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [plan[i], plan[j]] = [plan[j]!, plan[i]!];
@@ -133,9 +173,12 @@ describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_
         faults.push(`${at} Azurite stopped for ${AZURITE_DOWN_MS / 1000} s`);
         await rt.azurite!.stop();
         azuriteOutage = sleep(AZURITE_DOWN_MS).then(() => rt.azurite!.restart());
-      } else {
+      } else if (fault === 'hub') {
         faults.push(`${at} hub restart (2 s down)`);
         await rt.restartHub({ downMs: 2_000 });
+      } else {
+        faults.push(`${at} uploader quota held full for ${QUOTA_FULL_MS / 1000} s (uploads off, artifacts maxItems ${QUOTA_ITEMS})`);
+        await fillUploaderQuota(rt, QUOTA_FULL_MS, dropChunk, quota);
       }
     }
     await dropChunk();
@@ -190,6 +233,7 @@ describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_
         ...faults.map((f) => `        ${f}`),
         `      files ${dropped.length} (images ${images}, tables ${dropped.length - images}); watcher: completed ${summary.completed}, dead-lettered ${summary.deadLettered}, unaccounted ${summary.unaccounted}`,
         `      artifact blobs verified ${artifactsOk}/${dropped.length}; cls results on $upstream ${upstreamOk}/${images} (+${duplicatesOnUpstream} redelivered duplicates); in results blobs ${resultBlobsOk}/${images}`,
+        `      quota full: uploader deferred ${quota.rejected} part(s); the watcher held up to ${quota.deferredSeen} deferred file(s)`,
         `      blobs ${blobs.length}, names observed ${seenMd5.size}, rewritten with other content ${rewritten.length}; SINK_CONFLICT alerts ${conflicts.length}; restarts ${JSON.stringify(restarts)}`,
         ...problems.slice(0, 30).map((p) => `      PROBLEM ${p}`),
         '',
@@ -202,6 +246,8 @@ describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_
     assert.deepEqual(problems, []);
     assert.deepEqual(rewritten, []);
     assert.equal(conflicts.length, 0);
+    assert.ok(quota.rejected > 0, 'the quota was full: the uploader refused (deferred) items');
+    assert.ok(quota.deferredSeen > 0, 'the watcher held deferred files');
     const kills = faults.filter((f) => f.includes('kill -9')).length;
     assert.ok(kills >= Math.min(KILLS, 1), `kills performed: ${kills}`);
     assert.ok(Object.values(restarts).reduce((a, b) => a + b, 0) >= kills, 'every killed module was restarted');

@@ -45,6 +45,8 @@ const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson', '.json']);
 /** Artifact metadata must stay small (contract: < 16 KiB); column lists beyond this are summarised. */
 const MAX_METADATA_BYTES = 12 * 1024;
 const SEND_RETRY = { maxAttempts: 4, initialDelayMs: 200, maxDelayMs: 2000 } as const;
+/** How long the watcher waits before offering an item this module could not queue (its queue was full). */
+const SHED_RETRY_AFTER_MS = 10_000;
 
 export interface TransformerStatus {
   readonly received: number;
@@ -194,6 +196,35 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
       },
       now,
     );
+  };
+
+  /**
+   * Tells the watcher this item was not taken (the wait queue is full) so it offers it again after
+   * {@link SHED_RETRY_AFTER_MS} instead of after its completion timeout. If this send fails too, the
+   * timeout still brings the item back.
+   */
+  const defer = async (msg: FileMessage): Promise<void> => {
+    const createdAt = now().toISOString();
+    const reason = `the transformer's wait queue is full (${cfg().maxQueuedItems} items behind ${cfg().maxConcurrentItems} in progress)`;
+    const completion: CompletionMessage = {
+      schema: SCHEMAS.completion,
+      id: msg.id,
+      messageId: deterministicMessageId(msg.id, 'completion', 'transform', 'deferred', createdAt),
+      part: 'transform',
+      expectedParts: ['transform'],
+      outcome: 'deferred',
+      module: edge.moduleId,
+      code: 'OVERLOADED',
+      reason,
+      retryAfterMs: SHED_RETRY_AFTER_MS,
+      createdAt,
+    };
+    try {
+      await send(OUT.completed, completion, { id: msg.id, part: 'transform', outcome: 'deferred', code: 'OVERLOADED', module: edge.moduleId });
+    } catch (err: unknown) {
+      counts.sendFailed++;
+      logger.warn({ err, id: msg.id }, `could not send the deferral; the watcher re-emits after its completion timeout: ${errorMessage(err)}`);
+    }
   };
 
   // ---- reading -------------------------------------------------------------------------------
@@ -476,8 +507,12 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
       metrics.items.inc({ kind: msg.source.kind, outcome: 'shed' });
       const r = shouldLog('shed');
       if (r.log) {
-        logger.warn({ maxQueuedItems: cfg().maxQueuedItems, shedSinceLastLine: r.suppressed + 1, shedTotal: counts.shed }, 'wait queue full: items shed; the watcher re-emits them');
+        logger.warn(
+          { maxQueuedItems: cfg().maxQueuedItems, shedSinceLastLine: r.suppressed + 1, shedTotal: counts.shed, retryAfterMs: SHED_RETRY_AFTER_MS },
+          'wait queue full: items deferred; the watcher offers them again',
+        );
       }
+      await defer(msg);
       return;
     }
     inFlightKeys.add(key);

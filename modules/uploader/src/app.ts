@@ -29,7 +29,7 @@ import {
 } from '@edgeml/shared';
 import { createBlobSink } from './blob-sink.js';
 import { classifyFailure, type Classified } from './classify.js';
-import { classOfArtifact, QUEUE_CLASSES, type QueueClass, type UploaderConfig } from './config.js';
+import { classOfArtifact, QUEUE_CLASSES, UPLOADER_DEFAULTS, type QueueClass, type UploaderConfig } from './config.js';
 import { createDirectorySink, type DirectorySink } from './dir-sink.js';
 import { renderBlobName } from './names.js';
 import { DurableQueue, type EnqueueOutcome, type QueueItem, type ResultRow } from './queue.js';
@@ -132,11 +132,12 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
   let flushRequested = false;
   const loops: Promise<void>[] = [];
   const timers: NodeJS.Timeout[] = [];
-  const totals = { uploaded: 0, alreadyPresent: 0, bytes: 0, blocksSkipped: 0, quarantined: 0, deadLettered: 0, reacknowledged: 0 };
-  const quotaEvents: Record<QueueClass, { rejected: number; evicted: number; lastAt: string | null; warned: boolean }> = {
-    results: { rejected: 0, evicted: 0, lastAt: null, warned: false },
-    artifacts: { rejected: 0, evicted: 0, lastAt: null, warned: false },
-    raw: { rejected: 0, evicted: 0, lastAt: null, warned: false },
+  const totals = { uploaded: 0, alreadyPresent: 0, bytes: 0, blocksSkipped: 0, quarantined: 0, deadLettered: 0, deferred: 0, reacknowledged: 0 };
+  /** `fullAlertAt`: when the last "quota full, deferring" alert went out (one a minute per class at most). */
+  const quotaEvents: Record<QueueClass, { rejected: number; evicted: number; lastAt: string | null; warned: boolean; fullAlertAt: number }> = {
+    results: { rejected: 0, evicted: 0, lastAt: null, warned: false, fullAlertAt: 0 },
+    artifacts: { rejected: 0, evicted: 0, lastAt: null, warned: false, fullAlertAt: 0 },
+    raw: { rejected: 0, evicted: 0, lastAt: null, warned: false, fullAlertAt: 0 },
   };
   const recentBytes: { t: number; bytes: number }[] = [];
 
@@ -236,11 +237,17 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
   };
 
   // --- acknowledgements -------------------------------------------------------------------
-  const completionBody = (ack: PartAck, outcome: CompletionMessage['outcome'], extra: { code?: string; reason?: string; blob?: CompletionMessage['blob'] }): string => {
+  const completionBody = (
+    ack: PartAck,
+    outcome: CompletionMessage['outcome'],
+    extra: { code?: string; reason?: string; blob?: CompletionMessage['blob']; retryAfterMs?: number },
+  ): string => {
+    const createdAt = deps.now().toISOString();
     const message: CompletionMessage = {
       schema: SCHEMAS.completion,
       id: ack.id,
-      messageId: deterministicMessageId(MODULE_NAME, 'completion', ack.id, ack.part, outcome, extra.blob?.name ?? extra.code ?? ''),
+      // A deferral is an event, not a final outcome: each one is its own message.
+      messageId: deterministicMessageId(MODULE_NAME, 'completion', ack.id, ack.part, outcome, extra.blob?.name ?? extra.code ?? '', outcome === 'deferred' ? createdAt : ''),
       part: ack.part,
       expectedParts: [...ack.expectedParts],
       outcome,
@@ -248,7 +255,8 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
       ...(extra.code === undefined ? {} : { code: extra.code }),
       ...(extra.reason === undefined ? {} : { reason: extra.reason.slice(0, 4096) }),
       ...(extra.blob === undefined ? {} : { blob: extra.blob }),
-      createdAt: deps.now().toISOString(),
+      ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
+      createdAt,
     };
     return JSON.stringify(message);
   };
@@ -270,6 +278,26 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
     await sendAlert(edge, logger, { severity: 'warning', code, message: reason, ...(ack === undefined ? {} : { id: ack.id }), details: { part: ack?.part ?? null, ...details } }, deps.now);
   };
 
+  /**
+   * A full rejectNew quota: the part is not taken now. The watcher keeps the source and offers it
+   * again after quotaRetryAfterMs; nothing is dropped. One alert per quota-full episode, not per item.
+   */
+  const deferPart = (ack: PartAck, cls: QueueClass, reason: string): void => {
+    totals.deferred++;
+    const retryAfterMs = config?.quotaRetryAfterMs ?? UPLOADER_DEFAULTS.quotaRetryAfterMs;
+    logOnce(`deferred:${cls}`, 'warn', { code: 'QUOTA_EXCEEDED', reason, id: ack.id, part: ack.part, class: cls, retryAfterMs }, `deferred: ${reason}; the watcher offers it again`);
+    if (queue !== undefined && !queue.isClosed) {
+      queue.addOutbox([completionBody(ack, 'deferred', { code: 'QUOTA_EXCEEDED', reason, retryAfterMs })]);
+      wakeOutbox();
+    }
+    const q = quotaEvents[cls];
+    const nowMs = deps.now().getTime();
+    if (nowMs - q.fullAlertAt >= 60_000) {
+      q.fullAlertAt = nowMs;
+      void sendAlert(edge, logger, { severity: 'warning', code: 'QUOTA_EXCEEDED', message: `${cls} quota full: new items are deferred until uploads free room (${reason})`, details: { class: cls, policy: 'rejectNew', retryAfterMs } }, deps.now);
+    }
+  };
+
   /** Best effort: the part a malformed message was about, so the watcher can close it. */
   const tryAck = (body: Buffer): PartAck | undefined => {
     try {
@@ -288,7 +316,8 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
   const afterEnqueue = async (cls: QueueClass, outcome: EnqueueOutcome<ItemPayload, PartAck>, ack: PartAck): Promise<void> => {
     if (outcome.status === 'rejected') {
       noteQuota(cls, 'rejected', 1);
-      await deadLetterPart(ack, 'QUOTA_EXCEEDED', outcome.reason, { class: cls, policy: 'rejectNew' });
+      if (outcome.permanent) await deadLetterPart(ack, 'QUOTA_EXCEEDED', outcome.reason, { class: cls, policy: config?.classes[cls].policy });
+      else deferPart(ack, cls, outcome.reason);
       return;
     }
     if (outcome.status === 'queued') {

@@ -44,6 +44,8 @@ export interface UploaderConfig {
   readonly results: { readonly batchMaxItems: number; readonly batchMaxBytes: number; readonly batchWindowMs: number };
   readonly classes: Readonly<Record<QueueClass, ClassConfig>>;
   readonly quotaWarnRatio: number;
+  /** How long the watcher waits before offering again an item refused by a full `rejectNew` quota. */
+  readonly quotaRetryAfterMs: number;
   readonly directory: { readonly path: string; readonly deleteAfterMinutes: number; readonly sweepIntervalMs: number };
   readonly statusReportIntervalMs: number;
 }
@@ -75,6 +77,7 @@ export const UPLOADER_DEFAULTS = {
     raw: { quotaBytes: 8 * GiB, maxItems: 100_000, policy: 'rejectNew', uploadOrder: 'oldestFirst' },
   },
   quotaWarnRatio: 0.8,
+  quotaRetryAfterMs: 30_000,
   directory: { path: '', deleteAfterMinutes: 0, sweepIntervalMs: 600_000 },
   statusReportIntervalMs: 60_000,
 } as const;
@@ -90,7 +93,11 @@ const classSchema = (d: ClassConfig) =>
     properties: {
       quotaBytes: int(0, Number.MAX_SAFE_INTEGER, d.quotaBytes, 'Bytes this class may hold queued.'),
       maxItems: int(1, 100_000_000, d.maxItems, 'Items this class may hold queued.'),
-      policy: { enum: ['rejectNew', 'evictOldest'], default: d.policy, description: 'When full: dead-letter the new item, or the oldest queued ones.' },
+      policy: {
+        enum: ['rejectNew', 'evictOldest'],
+        default: d.policy,
+        description: 'When full: rejectNew defers the new item (its source stays and is offered again; nothing is dropped); evictOldest dead-letters the oldest queued ones.',
+      },
       uploadOrder: { enum: ['oldestFirst', 'newestFirst'], default: d.uploadOrder, description: 'Order within the class (IoT Edge: uploadOrder).' },
     },
   }) as const;
@@ -162,6 +169,7 @@ export const UPLOADER_CONFIG_SCHEMA = {
       },
     },
     quotaWarnRatio: { type: 'number', minimum: 0.1, maximum: 1, default: UPLOADER_DEFAULTS.quotaWarnRatio, description: 'Usage ratio that raises a warning before a quota bites.' },
+    quotaRetryAfterMs: int(1_000, 3_600_000, UPLOADER_DEFAULTS.quotaRetryAfterMs, 'After a rejectNew refusal, how long the watcher waits before offering the source again.'),
     directory: {
       type: 'object',
       additionalProperties: false,

@@ -50,7 +50,11 @@ export type Evicted<P, A> = { readonly type: 'item'; readonly item: QueueItem<P>
 export type EnqueueOutcome<P, A> =
   | { readonly status: 'queued'; readonly seq: number; readonly evicted: readonly Evicted<P, A>[] }
   | { readonly status: 'duplicate' }
-  | { readonly status: 'rejected'; readonly reason: string };
+  /**
+   * No room. `permanent` when the item can never fit (larger than the whole quota); otherwise the
+   * class is full for now and the item may be offered again once uploads free room.
+   */
+  | { readonly status: 'rejected'; readonly reason: string; readonly permanent: boolean };
 
 export interface DoneRecord {
   readonly key: string;
@@ -165,7 +169,14 @@ function toResult<A>(row: ResultDbRow): ResultRow<A> {
 }
 
 /** Thrown inside an enqueue transaction to roll it back. */
-class Refused extends Error {}
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
 
 /** Opens and closes an in-memory database: proves the native addon loads (`--self-check`). */
 export function checkSqliteLoads(): void {
@@ -266,17 +277,17 @@ export class DurableQueue<P, A> {
   }
 
   /** Frees room in `cls` for `sizeBytes` more (policy evictOldest) or says why it cannot. */
-  private makeRoom(cls: QueueClass, sizeBytes: number): { ok: true; evicted: Evicted<P, A>[] } | { ok: false; reason: string } {
+  private makeRoom(cls: QueueClass, sizeBytes: number): { ok: true; evicted: Evicted<P, A>[] } | { ok: false; reason: string; permanent: boolean } {
     const policy = this.classes[cls];
-    if (sizeBytes > policy.quotaBytes) return { ok: false, reason: `item of ${sizeBytes} bytes is larger than the ${cls} quota of ${policy.quotaBytes} bytes` };
+    if (sizeBytes > policy.quotaBytes) return { ok: false, reason: `item of ${sizeBytes} bytes is larger than the ${cls} quota of ${policy.quotaBytes} bytes`, permanent: true };
     const evicted: Evicted<P, A>[] = [];
     for (;;) {
       const u = this.usage(cls);
       if (u.bytes + sizeBytes <= policy.quotaBytes && u.items + 1 <= policy.maxItems) return { ok: true, evicted };
       const full = `${cls} quota full (${u.items} items, ${u.bytes} of ${policy.quotaBytes} bytes)`;
-      if (policy.policy === 'rejectNew') return { ok: false, reason: full };
+      if (policy.policy === 'rejectNew') return { ok: false, reason: full, permanent: false };
       const victims = this.evictOne(cls);
-      if (victims.length === 0) return { ok: false, reason: `${full}; nothing left to evict (all in flight)` };
+      if (victims.length === 0) return { ok: false, reason: `${full}; nothing left to evict (all in flight)`, permanent: false };
       evicted.push(...victims);
     }
   }
@@ -309,7 +320,7 @@ export class DurableQueue<P, A> {
       const existing = this.db.prepare(`SELECT seq FROM items WHERE key = ?`).get(input.key);
       if (existing !== undefined) return { status: 'duplicate' };
       const room = this.makeRoom(input.cls, input.sizeBytes);
-      if (!room.ok) throw new Refused(room.reason);
+      if (!room.ok) throw new Refused(room.reason, room.permanent);
       const r = this.db
         .prepare(`INSERT INTO items (key, cls, size_bytes, enqueued_at, state, payload) VALUES (?, ?, ?, ?, 'pending', ?)`)
         .run(input.key, input.cls, input.sizeBytes, this.now(), JSON.stringify(input.payload));
@@ -326,7 +337,7 @@ export class DurableQueue<P, A> {
     try {
       return this.db.transaction(fn)();
     } catch (err: unknown) {
-      if (err instanceof Refused) return { status: 'rejected', reason: err.message };
+      if (err instanceof Refused) return { status: 'rejected', reason: err.message, permanent: err.permanent };
       throw err;
     }
   }
@@ -338,7 +349,7 @@ export class DurableQueue<P, A> {
       if (existing !== undefined) return { status: 'duplicate' };
       const size = Buffer.byteLength(input.line) + 1;
       const room = this.makeRoom('results', size);
-      if (!room.ok) throw new Refused(room.reason);
+      if (!room.ok) throw new Refused(room.reason, room.permanent);
       const r = this.db
         .prepare(`INSERT INTO results (message_id, window_key, received_at, size_bytes, line, ack) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(input.messageId, input.windowKey, this.now(), size, input.line, JSON.stringify(input.ack));

@@ -39,7 +39,8 @@ function loadSqlite(): DatabaseConstructor {
   return DatabaseCtor;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2 added `retry_at`, `deferrals` and `deferral` (deferred acknowledgements); a version-1 ledger is upgraded in place. */
+const SCHEMA_VERSION = 2;
 
 export interface ItemRecord {
   readonly id: string;
@@ -60,6 +61,20 @@ export interface ItemRecord {
   readonly acks: readonly PartAck[];
   /** Why the item was dead-lettered. */
   readonly reasons: readonly DeadLetterReason[];
+  /** Set while a module deferred a part: when to offer the source again (epoch ms). */
+  readonly retryAt: number | null;
+  /** Deferred acknowledgements received over the item's life (they do not count as attempts). */
+  readonly deferrals: number;
+  /** The latest deferral, for status and logs. */
+  readonly deferral: Deferral | null;
+}
+
+export interface Deferral {
+  readonly part: string;
+  readonly module: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly at: number;
 }
 
 export interface DeadLetterReason {
@@ -92,6 +107,9 @@ export type RecordOutcome = { readonly outcome: 'new' | 'revived'; readonly item
 export type AckResult =
   | { readonly result: 'unknown' }
   | { readonly result: 'alreadyFinal'; readonly item: ItemRecord }
+  /** A deferral that changed nothing: the item is not in flight, or the part is already uploaded. */
+  | { readonly result: 'deferralIgnored'; readonly item: ItemRecord }
+  | { readonly result: 'deferred'; readonly item: ItemRecord; readonly retryAt: number }
   | { readonly result: 'merged'; readonly merge: AckMerge; readonly item: ItemRecord };
 
 interface ItemRow {
@@ -109,6 +127,9 @@ interface ItemRow {
   finished_at: number | null;
   expected_parts: string;
   reasons: string;
+  retry_at: number | null;
+  deferrals: number;
+  deferral: string | null;
 }
 interface AckRow {
   part: string;
@@ -118,6 +139,9 @@ interface AckRow {
   reason: string | null;
   at: number;
 }
+
+/** When a deferral does not say how long to wait. */
+export const DEFAULT_RETRY_AFTER_MS = 30_000;
 
 export interface LedgerCounts {
   readonly pending: number;
@@ -147,7 +171,9 @@ export class Ledger {
         `INSERT INTO items (id, path, size_bytes, mtime_ms, state, attempts, detected_at, stable_at, sent, expected_parts, reasons)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, 0, '[]', '[]')`,
       ),
-      revive: db.prepare(`UPDATE items SET state = 'pending', path = ?, size_bytes = ?, mtime_ms = ?, stable_at = ?, attempts = 0, sent = 0, finished_at = NULL WHERE id = ?`),
+      revive: db.prepare(
+        `UPDATE items SET state = 'pending', path = ?, size_bytes = ?, mtime_ms = ?, stable_at = ?, attempts = 0, sent = 0, finished_at = NULL, retry_at = NULL WHERE id = ?`,
+      ),
       upsertPath: db.prepare(
         `INSERT INTO paths (path, size_bytes, mtime_ms, id, seen_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(path) DO UPDATE SET size_bytes = excluded.size_bytes, mtime_ms = excluded.mtime_ms, id = excluded.id, seen_at = excluded.seen_at`,
@@ -158,17 +184,25 @@ export class Ledger {
       deletePath: db.prepare('DELETE FROM paths WHERE path = ?'),
       pending: db.prepare(`SELECT id FROM items WHERE state = 'pending' ORDER BY stable_at, rowid LIMIT ?`),
       emit: db.prepare(
-        `UPDATE items SET state = 'emitted', attempts = attempts + 1, sent = 0, last_emitted_at = ?, first_emitted_at = COALESCE(first_emitted_at, ?) WHERE id = ?`,
+        `UPDATE items SET state = 'emitted', attempts = attempts + 1, sent = 0, retry_at = NULL, last_emitted_at = ?, first_emitted_at = COALESCE(first_emitted_at, ?) WHERE id = ?`,
+      ),
+      retry: db.prepare(`UPDATE items SET sent = 0, retry_at = NULL, last_emitted_at = ? WHERE id = ? AND state = 'emitted'`),
+      defer: db.prepare(
+        `UPDATE items SET retry_at = MAX(COALESCE(retry_at, 0), ?), deferrals = deferrals + 1, deferral = ? WHERE id = ? AND state = 'emitted'`,
       ),
       markSent: db.prepare(`UPDATE items SET sent = 1 WHERE id = ? AND state = 'emitted'`),
       unsent: db.prepare(`SELECT id FROM items WHERE state = 'emitted' AND sent = 0 ORDER BY last_emitted_at LIMIT ?`),
-      due: db.prepare(`SELECT id FROM items WHERE state = 'emitted' AND sent = 1 AND last_emitted_at <= ? ORDER BY last_emitted_at LIMIT ?`),
+      due: db.prepare(
+        `SELECT id FROM items WHERE state = 'emitted' AND sent = 1 AND (retry_at <= ? OR (retry_at IS NULL AND last_emitted_at <= ?))
+         ORDER BY COALESCE(retry_at, last_emitted_at) LIMIT ?`,
+      ),
+      deferredCount: db.prepare(`SELECT COUNT(*) AS n FROM items WHERE state = 'emitted' AND retry_at IS NOT NULL`),
       setParts: db.prepare('UPDATE items SET expected_parts = ? WHERE id = ?'),
       upsertAck: db.prepare(
         `INSERT INTO acks (id, part, outcome, module, code, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id, part) DO UPDATE SET outcome = excluded.outcome, module = excluded.module, code = excluded.code, reason = excluded.reason, at = excluded.at`,
       ),
-      finish: db.prepare('UPDATE items SET state = ?, finished_at = ?, reasons = ? WHERE id = ?'),
+      finish: db.prepare('UPDATE items SET state = ?, finished_at = ?, reasons = ?, retry_at = NULL WHERE id = ?'),
       setState: db.prepare('UPDATE items SET state = ?, finished_at = ? WHERE id = ?'),
       setItemPath: db.prepare('UPDATE items SET path = ?, size_bytes = ?, mtime_ms = ? WHERE id = ?'),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM items GROUP BY state'),
@@ -213,7 +247,10 @@ export class Ledger {
           sent INTEGER NOT NULL,
           finished_at INTEGER,
           expected_parts TEXT NOT NULL,
-          reasons TEXT NOT NULL
+          reasons TEXT NOT NULL,
+          retry_at INTEGER,
+          deferrals INTEGER NOT NULL DEFAULT 0,
+          deferral TEXT
         );
         CREATE INDEX IF NOT EXISTS items_state ON items (state, sent, last_emitted_at);
         CREATE TABLE IF NOT EXISTS acks (
@@ -235,6 +272,11 @@ export class Ledger {
         );
         CREATE INDEX IF NOT EXISTS paths_id ON paths (id);
       `);
+      // Upgrade a version-1 ledger (CREATE TABLE IF NOT EXISTS left its items table as it was).
+      const columns = new Set((db.prepare('PRAGMA table_info(items)').all() as { name: string }[]).map((c) => c.name));
+      if (!columns.has('retry_at')) db.exec('ALTER TABLE items ADD COLUMN retry_at INTEGER');
+      if (!columns.has('deferrals')) db.exec('ALTER TABLE items ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0');
+      if (!columns.has('deferral')) db.exec('ALTER TABLE items ADD COLUMN deferral TEXT');
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       return new Ledger(file, db);
     } catch (err: unknown) {
@@ -271,6 +313,9 @@ export class Ledger {
       expectedParts: JSON.parse(row.expected_parts) as string[],
       acks,
       reasons: JSON.parse(row.reasons) as DeadLetterReason[],
+      retryAt: row.retry_at,
+      deferrals: row.deferrals,
+      deferral: row.deferral === null ? null : (JSON.parse(row.deferral) as Deferral),
     };
   }
 
@@ -359,6 +404,12 @@ export class Ledger {
     return this.#mustItem(id);
   }
 
+  /** Offers a deferred item again: sent again, the attempt not counted (a deferral is not a failure). */
+  markRetry(id: string, nowMs: number): ItemRecord {
+    this.#s['retry']!.run(nowMs, id);
+    return this.#mustItem(id);
+  }
+
   markSent(ids: readonly string[]): void {
     const tx = this.#db.transaction((list: readonly string[]) => {
       for (const id of list) this.#s['markSent']!.run(id);
@@ -371,9 +422,17 @@ export class Ledger {
     return (this.#s['unsent']!.all(limit) as { id: string }[]).map((r) => this.#mustItem(r.id));
   }
 
-  /** Emitted and sent items last emitted at or before `emittedBeforeMs`. */
-  dueForTimeout(emittedBeforeMs: number, limit: number): ItemRecord[] {
-    return (this.#s['due']!.all(emittedBeforeMs, limit) as { id: string }[]).map((r) => this.#mustItem(r.id));
+  /**
+   * Emitted and sent items that are due: deferred ones whose `retryAt` has come, and the others last
+   * emitted at or before `emittedBeforeMs` (their completion timed out).
+   */
+  dueForTimeout(emittedBeforeMs: number, nowMs: number, limit: number): ItemRecord[] {
+    return (this.#s['due']!.all(nowMs, emittedBeforeMs, limit) as { id: string }[]).map((r) => this.#mustItem(r.id));
+  }
+
+  /** Items in flight that wait for a deferral's retry time. */
+  deferredCount(): number {
+    return (this.#s['deferredCount']!.get() as { n: number }).n;
   }
 
   /** Earliest `lastEmittedAt` among sent, unacknowledged items (for scheduling), or undefined. */
@@ -386,11 +445,23 @@ export class Ledger {
    * Merges a part's acknowledgement into the item and, when that finishes it, moves it to
    * `completed` or `deadLettered` — all in one transaction.
    */
-  applyAck(id: string, ack: PartAck, expectedParts: readonly string[]): AckResult {
+  applyAck(id: string, ack: PartAck, expectedParts: readonly string[], retryAfterMs?: number): AckResult {
     const tx = this.#db.transaction((): AckResult => {
       const item = this.getItem(id);
       if (item === undefined) return { result: 'unknown' };
       if (item.state === 'completed' || item.state === 'deadLettered') return { result: 'alreadyFinal', item };
+      if (ack.outcome === 'deferred') {
+        // Not final: nothing is merged. Only an item in flight whose part is still missing waits for a retry.
+        const uploaded = item.acks.some((a) => a.part === ack.part && a.outcome === 'uploaded');
+        if (item.state !== 'emitted' || uploaded) return { result: 'deferralIgnored', item };
+        // Repeated deferrals back off (×2 each, up to ×16): a bottleneck that lasts (an uplink down for
+        // hours) must not have every in-flight file re-run through the pipeline every retryAfterMs.
+        const retryAt = ack.at + (retryAfterMs ?? DEFAULT_RETRY_AFTER_MS) * 2 ** Math.min(item.deferrals, 4);
+        const deferral: Deferral = { part: ack.part, module: ack.module, code: ack.code ?? 'INTERNAL', reason: ack.reason ?? 'deferred without a reason', at: ack.at };
+        this.#s['defer']!.run(retryAt, JSON.stringify(deferral), id);
+        const after = this.#mustItem(id);
+        return { result: 'deferred', item: after, retryAt: after.retryAt ?? retryAt };
+      }
       const merge = mergeAck(item, ack, expectedParts);
       if (merge.changed) {
         this.#s['setParts']!.run(JSON.stringify(merge.expectedParts), id);

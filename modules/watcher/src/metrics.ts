@@ -9,6 +9,7 @@ export interface WatcherMetrics {
   readonly refused: Counter<'code'>;
   readonly inputRejected: Counter<'input' | 'code'>;
   readonly completions: Counter<'result'>;
+  readonly deferred: Counter<'code'>;
   readonly backlog: Gauge<'stage'>;
   readonly inFlight: Gauge;
   readonly backpressure: Gauge;
@@ -21,17 +22,18 @@ export function createWatcherMetrics(registry: Registry): WatcherMetrics {
   const registers = [registry];
   return {
     detected: new Counter({ name: 'edgeml_watcher_files_detected_total', help: 'New file contents found stable and recorded in the ledger.', labelNames: ['kind'], registers }),
-    emitted: new Counter({ name: 'edgeml_watcher_files_emitted_total', help: 'files messages sent (attempt=first or retry).', labelNames: ['attempt'], registers }),
+    emitted: new Counter({ name: 'edgeml_watcher_files_emitted_total', help: 'files messages sent (attempt=first, retry after a completion timeout, or deferred).', labelNames: ['attempt'], registers }),
     completed: new Counter({ name: 'edgeml_watcher_files_completed_total', help: 'Sources whose every expected part was acknowledged as uploaded.', registers }),
     deadLettered: new Counter({ name: 'edgeml_watcher_files_dead_lettered_total', help: 'Inputs moved to failed/, by error code.', labelNames: ['code'], registers }),
     refused: new Counter({ name: 'edgeml_watcher_entries_refused_total', help: 'Inbox entries refused (symlinks, devices, escapes), by error code.', labelNames: ['code'], registers }),
     inputRejected: new Counter({ name: 'edgeml_watcher_input_messages_rejected_total', help: 'Malformed messages on an input, by input and code.', labelNames: ['input', 'code'], registers }),
     completions: new Counter({
       name: 'edgeml_watcher_completions_total',
-      help: 'completed messages by result: completed, deadLettered, waiting, duplicate, alreadyFinal, unknownId.',
+      help: 'completed messages by result: completed, deadLettered, waiting, duplicate, alreadyFinal, unknownId, deferred, deferralIgnored.',
       labelNames: ['result'],
       registers,
     }),
+    deferred: new Counter({ name: 'edgeml_watcher_deferrals_total', help: 'Parts a module deferred (full quota or queue), by code; the source is offered again later.', labelNames: ['code'], registers }),
     backlog: new Gauge({ name: 'edgeml_watcher_backlog_files', help: 'Files waiting: stage=unstable (being checked), hashing, pending (stable, waiting for an in-flight slot).', labelNames: ['stage'], registers }),
     inFlight: new Gauge({ name: 'edgeml_watcher_in_flight_files', help: 'Files emitted and not yet completed.', registers }),
     backpressure: new Gauge({ name: 'edgeml_watcher_backpressure', help: '1 while maxInFlight holds pending files back.', registers }),

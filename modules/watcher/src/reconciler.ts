@@ -53,7 +53,11 @@ export interface ReconcilerOptions {
 }
 
 /** Outcome of one `completed` message, for the log and the tests. */
-export type CompletionResult = 'completed' | 'deadLettered' | 'waiting' | 'duplicate' | 'alreadyFinal' | 'unknownId';
+export type CompletionResult = 'completed' | 'deadLettered' | 'waiting' | 'duplicate' | 'alreadyFinal' | 'unknownId' | 'deferred' | 'deferralIgnored';
+
+/** Bounds on a deferral's retryAfterMs, whatever the sender asked for. */
+const MIN_RETRY_AFTER_MS = 1_000;
+const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export interface ScanSummary {
   readonly files: number;
@@ -554,8 +558,10 @@ export class Reconciler {
     try {
       await this.#o.edge.sendOutput('files', { body, properties, messageId: body.messageId });
       this.#sendFailures = 0;
-      this.#o.metrics.emitted.inc({ attempt: body.attempt === 1 ? 'first' : 'retry' });
-      if (body.attempt === 1) this.#o.metrics.detectionLatency.observe(Math.max(0, now - current.mtimeMs) / 1000);
+      // A deferred item offered again keeps its attempt number; only its first sending is 'first'.
+      const first = body.attempt === 1 && item.deferrals === 0;
+      this.#o.metrics.emitted.inc({ attempt: first ? 'first' : 'retry' });
+      if (first) this.#o.metrics.detectionLatency.observe(Math.max(0, now - current.mtimeMs) / 1000);
       this.#log.debug({ id: item.id, path: current.path, attempt: body.attempt }, 'file emitted');
       return 'sent';
     } catch (err: unknown) {
@@ -582,10 +588,13 @@ export class Reconciler {
 
   async #handleTimeouts(): Promise<void> {
     const now = this.#o.now();
-    const due = this.#o.ledger.dueForTimeout(now - this.#config.completionTimeoutMs, BATCH);
+    const due = this.#o.ledger.dueForTimeout(now - this.#config.completionTimeoutMs, now, BATCH);
     for (const item of due) {
       if (this.#stop.signal.aborted) return;
-      if (item.attempts < this.#config.maxAttempts) {
+      if (item.retryAt !== null) {
+        this.#o.ledger.markRetry(item.id, now);
+        this.#log.info({ id: item.id, path: item.path, deferrals: item.deferrals, deferredBy: item.deferral }, 'offering a deferred file again');
+      } else if (item.attempts < this.#config.maxAttempts) {
         this.#o.ledger.markReemit(item.id, now);
         this.#log.info({ id: item.id, path: item.path, attempt: item.attempts + 1, missing: this.#missingParts(item) }, 'no completion in time; re-emitting');
       } else {
@@ -641,6 +650,7 @@ export class Reconciler {
               ...(msg.reason === undefined ? {} : { reason: msg.reason }),
             },
             msg.expectedParts,
+            msg.retryAfterMs === undefined ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, msg.retryAfterMs)),
           ),
         ),
       );
@@ -661,6 +671,13 @@ export class Reconciler {
   async #afterAck(r: AckResult): Promise<CompletionResult> {
     if (r.result === 'unknown') return 'unknownId';
     if (r.result === 'alreadyFinal') return 'alreadyFinal';
+    if (r.result === 'deferralIgnored') return 'deferralIgnored';
+    if (r.result === 'deferred') {
+      const d = r.item.deferral;
+      this.#o.metrics.deferred.inc({ code: d?.code ?? 'INTERNAL' });
+      this.#logLimited(`deferred:${d?.module}:${d?.code}`, 'warn', { id: r.item.id, path: r.item.path, part: d?.part, module: d?.module, code: d?.code, reason: d?.reason, retryInMs: r.retryAt - this.#o.now() }, `${d?.module ?? 'a module'} deferred a part (${d?.code}); the file stays and is offered again`);
+      return 'deferred';
+    }
     const { merge, item } = r;
     if (merge.verdict === 'completed') {
       this.#o.metrics.completed.inc();
@@ -832,11 +849,13 @@ export class Reconciler {
     const counts = this.#o.ledger.counts();
     return {
       // The summary the local runtime and operators read: every identified file is in exactly one of
-      // pending / inFlight / completed / deadLettered / gone; `waiting` are files not yet stable or unreadable.
+      // pending / inFlight / completed / deadLettered / gone; `waiting` are files not yet stable or unreadable;
+      // `deferred` is the part of inFlight that a module asked to offer again later (quota or queue full).
       counts: {
         detected: counts.pending + counts.emitted + counts.completed + counts.deadLettered + counts.gone,
         pending: counts.pending,
         inFlight: counts.emitted,
+        deferred: this.#o.ledger.deferredCount(),
         completed: counts.completed,
         deadLettered: counts.deadLettered,
         gone: counts.gone,

@@ -162,7 +162,12 @@ export interface InferenceResultMessage {
   readonly createdAt: string;
 }
 
-export type CompletionOutcome = 'uploaded' | 'deadLettered';
+/**
+ * `uploaded` and `deadLettered` are final for the part. `deferred` is not: the module cannot take the
+ * part now (a full upload quota, a full work queue) and asks the watcher to offer the source again
+ * after `retryAfterMs`; nothing is dropped and the source stays where it is.
+ */
+export type CompletionOutcome = 'uploaded' | 'deadLettered' | 'deferred';
 
 /** uploader / transformer / inferencer → watcher (`completed`). */
 export interface CompletionMessage {
@@ -174,9 +179,11 @@ export interface CompletionMessage {
   readonly outcome: CompletionOutcome;
   /** Module that decided the outcome. */
   readonly module: string;
-  /** Error code and human reason when dead-lettered. */
+  /** Error code and human reason when dead-lettered or deferred. */
   readonly code?: string;
   readonly reason?: string;
+  /** When deferred: how long the watcher should wait before offering the source again. */
+  readonly retryAfterMs?: number;
   /** Where the part was stored, when uploaded. */
   readonly blob?: { readonly sink: 'blob' | 'directory'; readonly name: string; readonly md5: string };
   readonly createdAt: string;

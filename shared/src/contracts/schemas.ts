@@ -182,10 +182,11 @@ export const COMPLETION_MESSAGE_SCHEMA = {
     messageId: nonEmpty(256),
     part: nonEmpty(128),
     expectedParts: partList,
-    outcome: { enum: ['uploaded', 'deadLettered'] },
+    outcome: { enum: ['uploaded', 'deadLettered', 'deferred'] },
     module: nonEmpty(64),
     code: nonEmpty(64),
     reason: { type: 'string', maxLength: 4096 },
+    retryAfterMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
     blob: {
       type: 'object',
       required: ['sink', 'name', 'md5'],

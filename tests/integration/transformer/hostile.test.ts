@@ -211,7 +211,7 @@ describe('transformer/app lifecycle and bounds', function () {
     await h.stop();
   });
 
-  it('a full wait queue sheds items (counted, logged once) instead of growing; stop is idempotent and refuses new input', async () => {
+  it('a full wait queue defers items (counted, logged once, a deferred completion each) instead of growing; stop is idempotent and refuses new input', async () => {
     const h = await startApp(root.paths, { maxConcurrentItems: 1, maxQueuedItems: 1 });
     const msgs = [];
     for (let i = 0; i < 5; i++) msgs.push(await dropFile(root.paths, `t${i}.csv`, `a,b\n${i},x\n`));
@@ -219,7 +219,13 @@ describe('transformer/app lifecycle and bounds', function () {
     const status = h.app.status() as unknown as TransformerStatus;
     assert.equal(status.shed, 3);
     assert.equal(h.edge.sentTo('artifacts').length, 2);
-    assert.equal(h.edge.sentTo('completed').length, 0, 'shed items are not dead letters');
+    const deferred = h.edge.sentTo('completed').map((m) => m.json as CompletionMessage);
+    assert.equal(deferred.length, 3, 'each shed item is deferred back to the watcher, not dead-lettered');
+    for (const c of deferred) {
+      assert.deepEqual([c.outcome, c.code, c.part, c.retryAfterMs], ['deferred', 'OVERLOADED', 'transform', 10_000]);
+      assert.match(c.reason ?? '', /wait queue is full \(1 items behind 1 in progress\)/);
+    }
+    assert.equal(new Set(deferred.map((c) => c.id)).size, 3);
     assert.equal(h.logLines().filter((l) => String(l['msg']).startsWith('wait queue full')).length, 1);
     await Promise.all([h.stop(), h.stop()]);
     await h.edge.deliver('files', await dropFile(root.paths, 'late.csv', 'a\n1\n'));

@@ -2,30 +2,64 @@ import assert from 'node:assert/strict';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AlertMessage, CompletionMessage } from '@edgeml/shared';
-import { makeDataRoot, resultMessage, stageArtifact, startApp, waitFor } from './fixtures.js';
+import { configFrom, makeDataRoot, resultMessage, stageArtifact, startApp, waitFor } from './fixtures.js';
 
 /** Quota policies and hostile input on the real app (real SQLite, real files); uploads are off. */
 describe('uploader quotas and hostile input (no sink needed)', function () {
   this.timeout(30_000);
 
-  it('rejectNew: a full class dead-letters the new item, says so in status and reported properties', async () => {
+  it('rejectNew: a full class defers the new item (nothing dropped), says so in status and reported properties; room lets it in', async () => {
     const paths = await makeDataRoot();
-    const t = await startApp(paths, {}, { uploadOn: false, classes: { artifacts: { quotaBytes: 10_000, policy: 'rejectNew' } } });
+    const t = await startApp(paths, {}, { uploadOn: false, quotaRetryAfterMs: 5_000, classes: { artifacts: { quotaBytes: 10_000, policy: 'rejectNew' } } });
     try {
-      const items = await Promise.all([1, 2, 3].map((i) => stageArtifact(paths, { sizeBytes: 4_000, seed: `q${i}` })));
-      for (const s of items) await t.edge.deliver('artifacts', s.message);
-      await waitFor(() => t.completions().length === 1, 5_000, 'one dead letter');
+      const items = await Promise.all([1, 2, 3, 4].map((i) => stageArtifact(paths, { sizeBytes: 4_000, seed: `q${i}` })));
+      for (const s of items.slice(0, 3)) await t.edge.deliver('artifacts', s.message);
+      await waitFor(() => t.completions().length === 1, 5_000, 'one deferral');
       const c = t.completions()[0] as CompletionMessage;
       assert.equal(c.id, items[2]?.message.id);
-      assert.equal(c.outcome, 'deadLettered');
+      assert.equal(c.outcome, 'deferred');
       assert.equal(c.code, 'QUOTA_EXCEEDED');
-      const usage = (t.app.status() as { usage: { artifacts: { items: number; rejected: number; bytes: number; usedRatio: number } } }).usage.artifacts;
-      assert.deepEqual([usage.items, usage.bytes, usage.rejected], [2, 8_000, 1]);
+      assert.equal(c.retryAfterMs, 5_000);
+      assert.match(c.reason ?? '', /artifacts quota full \(2 items, 8000 of 10000 bytes\)/);
+      const status = t.app.status() as { usage: { artifacts: { items: number; rejected: number; bytes: number } }; totals: { deferred: number; deadLettered: number } };
+      assert.deepEqual([status.usage.artifacts.items, status.usage.artifacts.bytes, status.usage.artifacts.rejected], [2, 8_000, 1]);
+      assert.deepEqual([status.totals.deferred, status.totals.deadLettered], [1, 0]);
       await waitFor(() => ((t.edge.reported['status'] as { usage?: { artifacts?: { rejected?: number } } } | undefined)?.usage?.artifacts?.rejected ?? 0) === 1, 5_000, 'reported usage');
       assert.ok(t.edge.sentTo('alerts').some((a) => (a.json as AlertMessage).code === 'QUOTA_EXCEEDED'));
       const metrics = await t.registry.metrics();
       assert.match(metrics, /edgeml_uploader_quota_events_total\{class="artifacts",action="rejected"\} 1/);
       assert.match(metrics, /edgeml_uploader_queue_bytes\{class="artifacts"\} 8000/);
+      // A second refusal in the same minute is a deferral too, without a second alert.
+      await t.edge.deliver('artifacts', items[3]!.message);
+      await waitFor(() => t.completions().length === 2, 5_000, 'second deferral');
+      assert.equal(t.completions()[1]?.outcome, 'deferred');
+      assert.notEqual(t.completions()[1]?.messageId, t.completions()[0]?.messageId);
+      assert.equal(t.edge.sentTo('alerts').filter((a) => (a.json as AlertMessage).code === 'QUOTA_EXCEEDED' && /deferred/.test((a.json as AlertMessage).message)).length, 1);
+      // With room (a larger quota), the same item offered again is queued.
+      await t.app.configure(configFrom({ uploadOn: false, classes: { artifacts: { quotaBytes: 20_000 } } }), undefined);
+      await t.edge.deliver('artifacts', items[2]!.message);
+      assert.equal((t.app.status() as { usage: { artifacts: { items: number } } }).usage.artifacts.items, 3);
+      assert.equal(t.completions().length, 2, 'queued, not acknowledged yet (uploads are off)');
+    } finally {
+      await t.stop();
+      await rm(paths.root, { recursive: true, force: true });
+    }
+  });
+
+  it('an item larger than the whole quota can never fit: dead-lettered under either policy', async () => {
+    const paths = await makeDataRoot();
+    const t = await startApp(paths, {}, { uploadOn: false, classes: { artifacts: { quotaBytes: 10_000, policy: 'rejectNew' }, raw: { quotaBytes: 10_000, policy: 'evictOldest' } } });
+    try {
+      const big = await stageArtifact(paths, { sizeBytes: 12_000, seed: 'big' });
+      const bigRaw = await stageArtifact(paths, { sizeBytes: 12_000, seed: 'big-raw', kind: 'raw' });
+      await t.edge.deliver('artifacts', big.message);
+      await t.edge.deliver('artifacts', bigRaw.message);
+      await waitFor(() => t.completions().length === 2, 5_000, 'two dead letters');
+      for (const c of t.completions()) {
+        assert.equal(c.outcome, 'deadLettered');
+        assert.equal(c.code, 'QUOTA_EXCEEDED');
+        assert.match(c.reason ?? '', /larger than the (artifacts|raw) quota of 10000 bytes/);
+      }
     } finally {
       await t.stop();
       await rm(paths.root, { recursive: true, force: true });

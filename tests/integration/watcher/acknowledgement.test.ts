@@ -105,6 +105,35 @@ describe('watcher on a real directory: acknowledgements', function () {
     assert.ok(await exists(path.join(h.paths.failed, 'bad/broken.1.png.error.json')));
   });
 
+  it('a deferred part keeps the file in place and offers it again after retryAfterMs, without spending an attempt', async () => {
+    h = await startHarness({ desired: { completionTimeoutMs: 60_000, maxAttempts: 1 } });
+    await h.drop('full.jpg', 'quota is full');
+    await waitFor(() => h!.files().length === 1, 5_000, 'emission');
+    const id = h.files()[0]!.id;
+    const expectedParts = ['artifact', 'result:cls'];
+    await h.ack(id, { part: 'result:cls', expectedParts });
+    // retryAfterMs below the watcher's 1 s floor is raised to 1 s.
+    await h.ack(id, { part: 'artifact', expectedParts, outcome: 'deferred', code: 'QUOTA_EXCEEDED', reason: 'artifacts quota full', retryAfterMs: 10 });
+    const counts = (): Record<string, number> => h!.app.status()['counts'] as Record<string, number>;
+    assert.equal(counts()['deferred'], 1);
+    assert.equal(counts()['inFlight'], 1, 'a deferred file is still in flight (it holds its maxInFlight slot)');
+    await sleepMs(500);
+    assert.equal(h.files().length, 1, 'not before the retry time');
+    await waitFor(() => h!.files().length === 2, 5_000, 'offered again');
+    const again = h.files()[1]!;
+    assert.equal(again.attempt, 1, 'a deferral is not an attempt (maxAttempts is 1 here)');
+    assert.equal(again.messageId, h.files()[0]!.messageId);
+    assert.equal(counts()['deferred'], 0);
+    assert.ok(await exists(path.join(h.paths.inbox, 'full.jpg')), 'the source never left the inbox');
+    assert.deepEqual(await readdir(h.paths.failed), []);
+    // The earlier result stays acknowledged: the artifact alone completes the source.
+    await h.ack(id, { part: 'artifact', expectedParts });
+    assert.equal(counts()['completed'], 1);
+    const metrics = await (await fetch(`http://127.0.0.1:${h.running.ops.port}/metrics`)).text();
+    assert.match(metrics, /edgeml_watcher_deferrals_total\{code="QUOTA_EXCEEDED"[^}]*\} 1\n/);
+    assert.match(metrics, /edgeml_watcher_completions_total\{result="deferred"[^}]*\} 1\n/);
+  });
+
   it('holds files back at maxInFlight and releases one per completion', async () => {
     h = await startHarness({ desired: { maxInFlight: 2 } });
     for (let i = 0; i < 5; i++) await h.drop(`q${i}.jpg`, `q${i}`);

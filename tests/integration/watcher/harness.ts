@@ -40,7 +40,7 @@ export interface Harness {
   /** `files` messages sent so far, parsed. */
   files(): FileMessage[];
   /** Sends an `uploaded` completion for every expected part of `id` (default one part: artifact). */
-  ack(id: string, options?: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason'>>): Promise<void>;
+  ack(id: string, options?: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'retryAfterMs'>>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +48,7 @@ export async function makeRoot(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'edgeml-watcher-'));
 }
 
-export function completion(id: string, options: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'module'>> = {}): CompletionMessage {
+export function completion(id: string, options: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'module' | 'retryAfterMs'>> = {}): CompletionMessage {
   const part = options.part ?? 'artifact';
   return {
     schema: SCHEMAS.completion,
@@ -60,6 +60,7 @@ export function completion(id: string, options: Partial<Pick<CompletionMessage, 
     module: options.module ?? 'uploader',
     ...(options.code === undefined ? {} : { code: options.code }),
     ...(options.reason === undefined ? {} : { reason: options.reason }),
+    ...(options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs }),
     createdAt: new Date().toISOString(),
   };
 }

@@ -58,9 +58,9 @@ describe('watcher/ledger (SQLite, WAL, synchronous=FULL)', () => {
       ledger.unsent(10).map((i) => i.id),
       [id(2)],
     );
-    assert.deepEqual(ledger.dueForTimeout(1999, 10), []);
+    assert.deepEqual(ledger.dueForTimeout(1999, 1999, 10), []);
     assert.deepEqual(
-      ledger.dueForTimeout(2000, 10).map((i) => i.id),
+      ledger.dueForTimeout(2000, 2000, 10).map((i) => i.id),
       [id(1)],
       'only sent items time out',
     );
@@ -93,6 +93,83 @@ describe('watcher/ledger (SQLite, WAL, synchronous=FULL)', () => {
     const item = ledger.getItem(id(1))!;
     assert.equal(item.state, 'deadLettered');
     assert.deepEqual(item.reasons, [{ part: 'transform', module: 'uploader', code: 'INPUT_MALFORMED', reason: 'bad' }]);
+  });
+
+  it('a deferral is not final: the item stays in flight, is due at retryAt and is offered again without an attempt', () => {
+    ledger.recordStable([stable(1), stable(2)], 1100);
+    ledger.takeForEmission(2, 2000);
+    ledger.markSent([id(1), id(2)]);
+    const deferred = { part: 'artifact', outcome: 'deferred' as const, module: 'uploader', code: 'QUOTA_EXCEEDED', reason: 'artifacts quota full', at: 3000 };
+    const r = ledger.applyAck(id(1), deferred, ['artifact'], 5000);
+    assert.equal(r.result, 'deferred');
+    assert.equal(r.result === 'deferred' && r.retryAt, 8000);
+    let item = ledger.getItem(id(1))!;
+    assert.deepEqual([item.state, item.attempts, item.retryAt, item.deferrals, item.acks.length], ['emitted', 1, 8000, 1, 0]);
+    assert.deepEqual(item.deferral, { part: 'artifact', module: 'uploader', code: 'QUOTA_EXCEEDED', reason: 'artifacts quota full', at: 3000 });
+    assert.equal(ledger.deferredCount(), 1);
+    // Before retryAt it is not due even though its emission is older than the completion timeout;
+    // the other item (no deferral) times out as before.
+    assert.deepEqual(
+      ledger.dueForTimeout(2500, 7999, 10).map((i) => i.id),
+      [id(2)],
+    );
+    assert.deepEqual(
+      ledger.dueForTimeout(0, 8000, 10).map((i) => i.id),
+      [id(1)],
+    );
+    item = ledger.markRetry(id(1), 8000);
+    assert.deepEqual([item.state, item.attempts, item.sent, item.retryAt, item.lastEmittedAt, item.firstEmittedAt], ['emitted', 1, false, null, 8000, 2000]);
+    assert.equal(ledger.deferredCount(), 0);
+    // Repeated deferrals back off (×2 per earlier deferral, at most ×16); the later retry time stands.
+    ledger.markSent([id(1)]);
+    ledger.applyAck(id(1), { ...deferred, at: 9000 }, ['artifact'], 60_000);
+    item = ledger.getItem(id(1))!;
+    assert.deepEqual([item.retryAt, item.deferrals], [9000 + 2 * 60_000, 2]);
+    ledger.applyAck(id(1), { ...deferred, at: 9100 }, ['artifact'], 1000);
+    item = ledger.getItem(id(1))!;
+    assert.deepEqual([item.retryAt, item.deferrals], [129_000, 3], 'an earlier retry time does not replace a later one');
+    for (let k = 0; k < 5; k++) ledger.applyAck(id(1), { ...deferred, at: 10_000 }, ['artifact'], 100_000);
+    assert.equal(ledger.getItem(id(1))!.retryAt, 10_000 + 16 * 100_000, 'capped at ×16');
+    // The part then uploads: the item completes and leaves the deferred count.
+    const done = ledger.applyAck(id(1), ack('artifact', 'uploaded', 70_000), ['artifact']);
+    assert.equal(done.result === 'merged' && done.merge.verdict, 'completed');
+    assert.equal(ledger.deferredCount(), 0);
+    assert.equal(ledger.getItem(id(1))!.retryAt, null);
+  });
+
+  it('ignores a deferral for a part already uploaded, for a pending item and for a finished one', () => {
+    ledger.recordStable([stable(1), stable(2), stable(3)], 1100);
+    ledger.takeForEmission(2, 2000);
+    const deferred = (part: string) => ({ part, outcome: 'deferred' as const, module: 'uploader', code: 'QUOTA_EXCEEDED', reason: 'full', at: 3000 });
+    ledger.applyAck(id(1), ack('artifact'), ['artifact', 'result:cls']);
+    assert.equal(ledger.applyAck(id(1), deferred('artifact'), ['artifact'], 1000).result, 'deferralIgnored');
+    assert.equal(ledger.applyAck(id(3), deferred('artifact'), ['artifact'], 1000).result, 'deferralIgnored', 'pending: not in flight');
+    ledger.applyAck(id(2), ack('artifact'), ['artifact']);
+    assert.equal(ledger.applyAck(id(2), deferred('artifact'), ['artifact'], 1000).result, 'alreadyFinal');
+    assert.equal(ledger.deferredCount(), 0);
+  });
+
+  it('upgrades a version-1 ledger in place (the columns deferrals need are added)', async () => {
+    const file = path.join(dir, 'v1.sqlite');
+    const { createRequire } = await import('node:module');
+    type Db = { exec(sql: string): void; pragma(s: string): unknown; close(): void };
+    const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (f: string) => Db;
+    const old = new Sqlite(file);
+    old.exec(`CREATE TABLE items (id TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER NOT NULL, mtime_ms REAL NOT NULL, state TEXT NOT NULL,
+      attempts INTEGER NOT NULL, detected_at INTEGER NOT NULL, stable_at INTEGER NOT NULL, first_emitted_at INTEGER, last_emitted_at INTEGER,
+      sent INTEGER NOT NULL, finished_at INTEGER, expected_parts TEXT NOT NULL, reasons TEXT NOT NULL);
+      INSERT INTO items VALUES ('${id(7)}', 'old.jpg', 7, 507, 'emitted', 1, 1000, 1010, 2000, 2000, 1, NULL, '[]', '[]');`);
+    old.pragma('user_version = 1');
+    old.close();
+    const upgraded = Ledger.open(file);
+    try {
+      const item = upgraded.getItem(id(7))!;
+      assert.deepEqual([item.state, item.retryAt, item.deferrals, item.deferral], ['emitted', null, 0, null]);
+      const r = upgraded.applyAck(id(7), { part: 'artifact', outcome: 'deferred', module: 'uploader', code: 'QUOTA_EXCEEDED', reason: 'full', at: 3000 }, ['artifact'], 1000);
+      assert.equal(r.result, 'deferred');
+    } finally {
+      upgraded.close();
+    }
   });
 
   it('gone items come back as pending when the content is seen again', () => {
