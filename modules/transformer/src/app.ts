@@ -266,10 +266,14 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
     if (digest !== msg.id) throw contentChanged(`content changed: the file's SHA-256 is ${digest}, the message id is ${msg.id}`);
     const probe = await timed('probe', () => probeImage(bytes, limit));
     const oriented = orientedSize(probe.width, probe.height, probe.orientation);
-    const profiles = Object.entries(c.image.profiles)
+    const enabled = Object.entries(c.image.profiles)
       .filter(([, p]) => p.enabled)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const expectedParts = [...(c.image.artifact.enabled ? ['artifact'] : []), ...profiles.map(([name]) => `result:${name}`)];
+    const expectedParts = [...(c.image.artifact.enabled ? ['artifact'] : []), ...enabled.map(([name]) => `result:${name}`)];
+    // A re-emission names the parts already uploaded: only the missing ones are produced again.
+    const done = new Set(msg.doneParts ?? []);
+    const profiles = enabled.filter(([name]) => !done.has(`result:${name}`));
+    if (done.size > 0) logger.debug({ id: msg.id, doneParts: [...done] }, 'parts already uploaded are not produced again');
     const createdAt = now().toISOString();
     const outgoing: { output: string; body: TensorMessage | ArtifactMessage; properties: Record<string, string> }[] = [];
 
@@ -302,7 +306,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
       });
     }
 
-    if (c.image.artifact.enabled) {
+    if (c.image.artifact.enabled && !done.has('artifact')) {
       const a = c.image.artifact;
       const size = fitInside(oriented.width, oriented.height, a.maxWidth, a.maxHeight);
       const encoded = await timed('artifact', () => renderArtifactImage(bytes, limit, { format: a.format, width: size.width, height: size.height, jpegQuality: a.jpegQuality }));

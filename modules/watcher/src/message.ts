@@ -12,6 +12,8 @@ export interface EmittableItem {
   readonly attempts: number;
   readonly detectedAt: number;
   readonly stableAt: number;
+  /** Parts already acknowledged as uploaded (from the ledger), sent as `doneParts`. */
+  readonly doneParts?: readonly string[];
 }
 
 /**
@@ -29,6 +31,7 @@ export function buildFileMessage(item: EmittableItem, nowMs: number, inboxPrefix
     id: item.id,
     messageId: deterministicMessageId(SCHEMAS.file, item.id),
     attempt: Math.max(1, item.attempts),
+    ...(item.doneParts !== undefined && item.doneParts.length > 0 ? { doneParts: [...item.doneParts].sort().slice(0, 32) } : {}),
     source: {
       path: `${inboxPrefix}/${item.path}`,
       sha256: item.id,

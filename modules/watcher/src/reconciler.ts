@@ -553,7 +553,8 @@ export class Reconciler {
       current = { ...item, path: other.path, sizeBytes: other.sizeBytes, mtimeMs: other.mtimeMs };
     }
     const now = this.#o.now();
-    const { body, properties } = buildFileMessage(current, now, relativePosix(this.#o.paths.share, this.#o.paths.inbox));
+    const doneParts = current.acks.filter((a) => a.outcome === 'uploaded').map((a) => a.part);
+    const { body, properties } = buildFileMessage({ ...current, doneParts }, now, relativePosix(this.#o.paths.share, this.#o.paths.inbox));
     this.#sending.add(item.id);
     try {
       await this.#o.edge.sendOutput('files', { body, properties, messageId: body.messageId });

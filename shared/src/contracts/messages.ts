@@ -45,6 +45,11 @@ export interface FileMessage {
   readonly messageId: string;
   /** 1 for the first emission; re-emissions after a completion timeout count up. */
   readonly attempt: number;
+  /**
+   * On a re-emission: parts already acknowledged as uploaded. Producers skip them (they are in the
+   * sink already), so offering a source again re-does only what is missing. Absent when none.
+   */
+  readonly doneParts?: readonly string[];
   readonly source: SourceRef & {
     readonly name: string;
     /** Lower-case, with the dot (`.jpg`), or '' when the name has none. */

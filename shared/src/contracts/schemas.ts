@@ -31,6 +31,7 @@ export const FILE_MESSAGE_SCHEMA = {
     id: sha256Hex,
     messageId: nonEmpty(256),
     attempt: { type: 'integer', minimum: 1 },
+    doneParts: partList,
     source: {
       ...sourceRef,
       required: [...sourceRef.required, 'name', 'extension', 'kind', 'mtimeMs'],

@@ -223,6 +223,14 @@ describe('transformer/images (real sharp, real files)', function () {
       (first[1]!.json as TensorMessage).tensor.sha256,
       art.artifact.sha256,
     ]);
+
+    // Offered again with parts already uploaded: only the missing ones are produced, with the same ids.
+    await h.edge.deliver('files', { ...msg, attempt: 3, doneParts: ['artifact', 'result:cls'] });
+    const third = h.edge.sent.slice(6);
+    assert.deepEqual(third.map((s) => s.messageId), [first[1]!.id], 'only result:det');
+    assert.deepEqual((third[0]!.json as TensorMessage).expectedParts, ['artifact', 'result:cls', 'result:det'], 'expectedParts still name every part');
+    await h.edge.deliver('files', { ...msg, attempt: 3, doneParts: ['result:cls', 'result:det'] });
+    assert.deepEqual(h.edge.sent.slice(7).map((s) => s.messageId), [first[2]!.id], 'only the artifact');
     await h.stop();
   });
 });

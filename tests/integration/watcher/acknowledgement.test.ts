@@ -123,6 +123,8 @@ describe('watcher on a real directory: acknowledgements', function () {
     const again = h.files()[1]!;
     assert.equal(again.attempt, 1, 'a deferral is not an attempt (maxAttempts is 1 here)');
     assert.equal(again.messageId, h.files()[0]!.messageId);
+    assert.deepEqual(again.doneParts, ['result:cls'], 'the part already uploaded is named, so it is not produced again');
+    assert.equal(h.files()[0]!.doneParts, undefined);
     assert.equal(counts()['deferred'], 0);
     assert.ok(await exists(path.join(h.paths.inbox, 'full.jpg')), 'the source never left the inbox');
     assert.deepEqual(await readdir(h.paths.failed), []);

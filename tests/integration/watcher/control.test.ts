@@ -64,6 +64,10 @@ describe('watcher on a real directory: twin, methods and hostile input', functio
       { ...completion('0'.repeat(64)), outcome: 'exploded' },
       { ...completion('0'.repeat(64)), expectedParts: [] },
       { ...completion('0'.repeat(64)), part: 'x'.repeat(10_000) },
+      { ...completion('0'.repeat(64), { outcome: 'deferred', code: 'QUOTA_EXCEEDED' }), retryAfterMs: -5 },
+      { ...completion('0'.repeat(64), { outcome: 'deferred', code: 'QUOTA_EXCEEDED' }), retryAfterMs: 'soon' },
+      { ...completion('0'.repeat(64), { outcome: 'deferred', code: 'QUOTA_EXCEEDED' }), retryAfterMs: 1e12 },
+      completion('b'.repeat(64), { outcome: 'deferred', code: 'QUOTA_EXCEEDED', retryAfterMs: 1_000 }), // valid, unknown id
       'x'.repeat(300 * 1024),
       completion('a'.repeat(64)), // valid, but for a content id the watcher never emitted
     ];

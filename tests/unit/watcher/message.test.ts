@@ -25,4 +25,11 @@ describe('watcher/message', () => {
     assert.equal(b.attempt, 2);
     assert.notEqual(a.createdAt, b.createdAt);
   });
+
+  it('names the parts already uploaded (sorted) on a re-emission, and nothing when there are none', () => {
+    assert.equal('doneParts' in buildFileMessage({ ...item, doneParts: [] }, 1).body, false);
+    const { body } = buildFileMessage({ ...item, attempts: 2, doneParts: ['result:cls', 'artifact'] }, 1);
+    assertValidMessage(body);
+    assert.deepEqual(body.doneParts, ['artifact', 'result:cls']);
+  });
 });
