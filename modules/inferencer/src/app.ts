@@ -39,6 +39,9 @@ import { postprocess } from './postprocess/index.js';
 import type { ItemTensor, PostprocessResult } from './postprocess/types.js';
 import { ORT_VERSION, openSession, type ModelSession, type SessionOptions } from './session.js';
 
+/** How soon the watcher offers a source again when its tensor file was missing here. */
+const MISSING_TENSOR_RETRY_MS = 5_000;
+
 export const INFERENCER_MODULE_NAME = 'inferencer';
 
 export interface InferencerAppOptions {
@@ -206,7 +209,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   let runtimeState: { requested: string; active: string; fallbackReason: string | null } = { requested: INFERENCER_DEFAULTS.executionProvider, active: 'none', fallbackReason: null };
   let fallbackAlerted = '';
   const handlers = new Set<Promise<void>>();
-  const counts = { received: 0, results: 0, deadLettered: 0, retried: 0, backpressureWaits: 0, swaps: 0, swapFailures: 0 };
+  const counts = { received: 0, results: 0, deadLettered: 0, deferred: 0, retried: 0, backpressureWaits: 0, swaps: 0, swapFailures: 0 };
 
   // ---- metrics -------------------------------------------------------------------------------
   const metrics = {
@@ -499,6 +502,37 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     await sendAlert(edge, logger, { severity: 'error', code, message: `tensor dead-lettered: ${reason}`, ...(id === undefined ? {} : { id }), details: { part: part ?? null, path: msg?.tensor?.path ?? null } }, deps.now);
   };
 
+  /**
+   * The tensor file is gone before it was read: staging is this suite's own area, so that is a
+   * duplicate whose twin was already consumed (and its file deleted) or a cleaned volume — never the
+   * source's fault. A `deferred` completion lets the watcher offer the source again if the part is
+   * still missing (it ignores the deferral when the part is already uploaded).
+   */
+  const deferMissing = async (msg: TensorMessage): Promise<void> => {
+    counts.deferred++;
+    const createdAt = deps.now().toISOString();
+    const completion: CompletionMessage = {
+      schema: SCHEMAS.completion,
+      id: msg.id,
+      messageId: deterministicMessageId(msg.id, msg.part, 'deferred', moduleName, createdAt),
+      part: msg.part,
+      expectedParts: msg.expectedParts,
+      outcome: 'deferred',
+      module: moduleName,
+      code: 'FILE_NOT_FOUND',
+      reason: `tensor file ${msg.tensor.path} is missing (already consumed by a duplicate, or staging was cleaned)`,
+      retryAfterMs: MISSING_TENSOR_RETRY_MS,
+      createdAt,
+    };
+    const limiter = shouldLog('tensor-missing');
+    if (limiter.log) logger.warn({ id: msg.id, part: msg.part, path: msg.tensor.path, suppressedSinceLast: limiter.suppressed }, 'tensor file missing; deferred back to the watcher');
+    try {
+      await edge.sendOutput('completed', { body: completion, messageId: completion.messageId, properties: { schema: SCHEMAS.completion, outcome: 'deferred', part: msg.part, code: 'FILE_NOT_FOUND', module: moduleName } });
+    } catch (err: unknown) {
+      logger.warn({ err, id: msg.id }, 'could not send the deferral; the watcher re-emits after its completion timeout');
+    }
+  };
+
   /** Reads and checks the tensor file against what the message declares. */
   const readTensor = async (msg: TensorMessage, model: LoadedModel, c: InferencerConfig): Promise<QueuedTensor> => {
     const file = await resolveInside(paths.root, msg.tensor.path, { mustBeFile: true });
@@ -598,7 +632,9 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       const batched = await batcher.push(key, tensor, cap === undefined ? {} : { maxBatchSize: cap });
       await sendResult(msg, batched);
     } catch (err: unknown) {
-      if (stopController.signal.aborted && errorCode(err) === 'ABORTED') {
+      if (errorCode(err) === 'FILE_NOT_FOUND') {
+        await deferMissing(msg);
+      } else if (stopController.signal.aborted && errorCode(err) === 'ABORTED') {
         counts.retried++;
         logger.info({ id: msg.id, part: msg.part }, 'stopping: tensor left for re-emission by the watcher');
       } else if (errorCode(err) === 'EDGE_SEND_FAILED') {

@@ -34,6 +34,9 @@ import { createDirectorySink, type DirectorySink } from './dir-sink.js';
 import { renderBlobName } from './names.js';
 import { DurableQueue, type EnqueueOutcome, type QueueItem, type ResultRow } from './queue.js';
 import type { UploadRequest, UploadResult, UploadSink } from './sink.js';
+
+/** How soon the watcher offers a source again when its staging file was missing here. */
+const STAGING_MISSING_RETRY_MS = 5_000;
 import { RateLimiter } from './throttle.js';
 
 export const MODULE_NAME = 'uploader';
@@ -282,14 +285,15 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
    * A full rejectNew quota: the part is not taken now. The watcher keeps the source and offers it
    * again after quotaRetryAfterMs; nothing is dropped. One alert per quota-full episode, not per item.
    */
-  const deferPart = (ack: PartAck, cls: QueueClass, reason: string): void => {
+  const deferPart = (ack: PartAck, cls: QueueClass, reason: string, code: 'QUOTA_EXCEEDED' | 'FILE_NOT_FOUND' = 'QUOTA_EXCEEDED', retryMs?: number): void => {
     totals.deferred++;
-    const retryAfterMs = config?.quotaRetryAfterMs ?? UPLOADER_DEFAULTS.quotaRetryAfterMs;
-    logOnce(`deferred:${cls}`, 'warn', { code: 'QUOTA_EXCEEDED', reason, id: ack.id, part: ack.part, class: cls, retryAfterMs }, `deferred: ${reason}; the watcher offers it again`);
+    const retryAfterMs = retryMs ?? config?.quotaRetryAfterMs ?? UPLOADER_DEFAULTS.quotaRetryAfterMs;
+    logOnce(`deferred:${cls}:${code}`, 'warn', { code, reason, id: ack.id, part: ack.part, class: cls, retryAfterMs }, `deferred: ${reason}; the watcher offers it again`);
     if (queue !== undefined && !queue.isClosed) {
-      queue.addOutbox([completionBody(ack, 'deferred', { code: 'QUOTA_EXCEEDED', reason, retryAfterMs })]);
+      queue.addOutbox([completionBody(ack, 'deferred', { code, reason, retryAfterMs })]);
       wakeOutbox();
     }
+    if (code !== 'QUOTA_EXCEEDED') return;
     const q = quotaEvents[cls];
     const nowMs = deps.now().getTime();
     if (nowMs - q.fullAlertAt >= 60_000) {
@@ -375,26 +379,38 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
     const q = queue as Queue;
     try {
       const cls = classOfArtifact(m.artifact.kind);
-      let file: string;
-      if (m.artifact.kind === 'raw') file = await resolveInside(paths.share, m.artifact.path, { mustBeFile: true });
-      else {
-        file = await resolveInside(paths.root, m.artifact.path, { mustBeFile: true });
-        if (!isWithin(paths.staging, file)) throw new EdgeMLError('PATH_OUTSIDE_ROOT', `artifact ${JSON.stringify(m.artifact.path)} is not in staging/`);
-      }
-      const size = (await stat(file)).size;
-      if (size !== m.artifact.sizeBytes) throw new EdgeMLError('INPUT_MALFORMED', `artifact is ${size} bytes on disk, the message says ${m.artifact.sizeBytes}`);
+      const resolve = async (): Promise<string> => {
+        if (m.artifact.kind === 'raw') return resolveInside(paths.share, m.artifact.path, { mustBeFile: true });
+        const f = await resolveInside(paths.root, m.artifact.path, { mustBeFile: true });
+        if (!isWithin(paths.staging, f)) throw new EdgeMLError('PATH_OUTSIDE_ROOT', `artifact ${JSON.stringify(m.artifact.path)} is not in staging/`);
+        return f;
+      };
       const name = renderBlobName(cfg.blobNameTemplate, { deviceId, moduleId, kind: m.artifact.kind, date: new Date(m.source.detectedAt), id: m.id, part: m.part, ext: m.artifact.format });
       const key = `a:${name}`;
-      const owned = isWithin(paths.staging, file);
+      // Replays are checked before the file: a copy of an artifact uploaded (and its staging file
+      // deleted) a moment ago must be acknowledged again, not failed for a missing file.
       const done = q.lookupDone(key);
       if (done !== undefined && done.contentSha256 === m.artifact.sha256) {
-        // A replay of something already uploaded: acknowledge again, upload nothing.
         totals.reacknowledged++;
         q.addOutbox([completionBody(ack, 'uploaded', { blob: { sink: done.sink, name: done.blobName, md5: done.md5 } })]);
         wakeOutbox();
-        if (owned && cfg.deleteAfterUpload) await removeStagingFile(file);
+        const stale = await resolve().catch(() => undefined);
+        if (stale !== undefined && isWithin(paths.staging, stale) && cfg.deleteAfterUpload) await removeStagingFile(stale);
         return;
       }
+      let file: string;
+      try {
+        file = await resolve();
+      } catch (err: unknown) {
+        if (errorCode(err) !== 'FILE_NOT_FOUND' || m.artifact.kind === 'raw') throw err;
+        // Our own staging file is gone (a duplicate whose twin was consumed, a cleaned volume): not
+        // the source's fault. Deferred, so the watcher offers the source again if the part is still missing.
+        deferPart(ack, cls, `staging file ${m.artifact.path} is missing`, 'FILE_NOT_FOUND', STAGING_MISSING_RETRY_MS);
+        return;
+      }
+      const size = (await stat(file)).size;
+      if (size !== m.artifact.sizeBytes) throw new EdgeMLError('INPUT_MALFORMED', `artifact is ${size} bytes on disk, the message says ${m.artifact.sizeBytes}`);
+      const owned = isWithin(paths.staging, file);
       const payload: ItemPayload = {
         type: 'file',
         name,

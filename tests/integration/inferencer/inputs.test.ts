@@ -62,10 +62,20 @@ describe('inferencer input handling with the real runtime', function () {
     await stillServes();
   };
 
-  it('a missing tensor file is dead-lettered with a reason', async () => {
+  it('a missing tensor file (staging is the suite\'s own area) is deferred back to the watcher, not dead-lettered', async () => {
     const msg = await writeTensor(h.root, { profile: 'cls', ...goodData, seed: 'missing' });
     await rm(path.join(h.root, msg.tensor.path));
-    await expectDeadLetter(msg, 'FILE_NOT_FOUND', /does not exist/);
+    const r0 = h.results().length;
+    const c0 = h.completions().length;
+    const a0 = h.alerts().length;
+    await h.client.deliver('tensors', msg);
+    assert.equal(h.results().length, r0, 'no result');
+    assert.equal(h.alerts().length, a0, 'not a dead letter: no alert');
+    const c = h.completions()[c0]!;
+    parseMessage(JSON.stringify(c), SCHEMAS.completion);
+    assert.deepEqual([c['outcome'], c['code'], c['part'], c['retryAfterMs']], ['deferred', 'FILE_NOT_FOUND', msg.part, 5_000]);
+    assert.match(String(c['reason']), /is missing/);
+    await stillServes();
   });
 
   it('a truncated tensor file is dead-lettered with a reason', async () => {

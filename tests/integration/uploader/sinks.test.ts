@@ -67,6 +67,31 @@ describe('uploader sinks', function () {
       }
     });
 
+    it('a copy arriving after its staging file was uploaded and deleted is acknowledged again; a missing staging file never uploaded is deferred', async () => {
+      const paths = await makeDataRoot();
+      const t = await startApp(paths, {}, { sink: 'directory' });
+      try {
+        const s = await stageArtifact(paths, { sizeBytes: 1000, seed: 'dup' });
+        await t.edge.deliver('artifacts', s.message);
+        await waitFor(() => t.completions().length === 1, 10_000, 'first upload');
+        await waitFor(async () => (await stat(s.file).catch(() => undefined)) === undefined, 5_000, 'the staging file deleted after upload');
+        await t.edge.deliver('artifacts', s.message); // the duplicate
+        await waitFor(() => t.completions().length === 2, 5_000, 'the re-acknowledgement');
+        const [first, second] = t.completions() as [CompletionMessage, CompletionMessage];
+        assert.deepEqual([second.outcome, second.blob?.name, second.blob?.md5], ['uploaded', first.blob?.name, first.blob?.md5]);
+        const lost = await stageArtifact(paths, { sizeBytes: 1000, seed: 'lost' });
+        await rm(lost.file);
+        await t.edge.deliver('artifacts', lost.message);
+        await waitFor(() => t.completions().length === 3, 5_000, 'the deferral');
+        const c = t.completions()[2] as CompletionMessage;
+        assert.deepEqual([c.outcome, c.code, c.retryAfterMs], ['deferred', 'FILE_NOT_FOUND', 5_000]);
+        assert.equal((t.app.status() as { totals: { deadLettered: number; reacknowledged: number } }).totals.deadLettered, 0);
+      } finally {
+        await t.stop();
+        await rm(paths.root, { recursive: true, force: true });
+      }
+    });
+
     it('replay of identical content is success; different content under the same name is quarantined with an alert, then retryable', async () => {
       const paths = await makeDataRoot();
       const t = await startApp(paths, {}, { sink: 'directory', deleteAfterUpload: false });
