@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { renderTextImage, telemetryCsv } from '@edgeml/runtime';
 import { sleep } from '@edgeml/shared';
+import { UPLOADER_DEFAULTS } from '@edgeml/uploader';
 import { ALERT_SCHEMA, RESULT_SCHEMA, dropFile, listBlobs, readJournal, sha256, startSuite, waitFor, type SuiteHandle } from '../helpers/suite.js';
 
 const FILES = Number(process.env['EDGEML_FAULT_FILES'] ?? 60);
@@ -69,7 +70,14 @@ async function fillUploaderQuota(rt: Runtime, holdMs: number, arrivals: () => Pr
   const usage = await rt.hub.invokeMethod('uploader', 'getStatus', null, { responseTimeoutMs: 5_000 }).catch(() => undefined);
   const rejected = (usage?.payload as { usage?: { artifacts?: { rejected?: number } } } | undefined)?.usage?.artifacts?.rejected ?? uploaderTwin().status?.usage?.artifacts?.rejected ?? 0;
   seen.rejected += Math.max(0, rejected - before);
-  await applied(await rt.hub.patchDesired('uploader', { uploadOn: true, classes: { artifacts: { maxItems: 100_000 } } }), 'the uploader takes its quota back');
+  await applied(
+    await rt.hub.patchDesired('uploader', {
+      uploadOn: UPLOADER_DEFAULTS.uploadOn,
+      quotaRetryAfterMs: UPLOADER_DEFAULTS.quotaRetryAfterMs,
+      classes: { artifacts: { maxItems: UPLOADER_DEFAULTS.classes.artifacts.maxItems } },
+    }),
+    'the uploader takes its defaults back',
+  );
 }
 
 interface Dropped {

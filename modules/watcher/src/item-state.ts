@@ -43,6 +43,11 @@ export interface AckMerge extends AckSnapshot {
   readonly changed: boolean;
 }
 
+/** Parts acknowledged as uploaded (what a re-emission names as `doneParts`). */
+export function uploadedParts(acks: readonly PartAck[]): string[] {
+  return acks.filter((a) => a.outcome === 'uploaded').map((a) => a.part);
+}
+
 /**
  * Merges one acknowledgement into what is known of an item. Expected parts are the union of every
  * acknowledgement's list (producers state what they expect; a dead-lettering transformer says
@@ -74,7 +79,7 @@ export function mergeAck(current: AckSnapshot, ack: PartAck, ackExpectedParts: r
   } else {
     duplicate = true;
   }
-  const uploaded = new Set(acks.filter((a) => a.outcome === 'uploaded').map((a) => a.part));
+  const uploaded = new Set(uploadedParts(acks));
   const missing = expected.filter((p) => !uploaded.has(p));
   let verdict: AckVerdict;
   if (acks.some((a) => a.outcome === 'deadLettered')) verdict = 'deadLettered';

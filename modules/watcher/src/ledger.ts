@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { EdgeMLError } from '@edgeml/shared';
-import { mergeAck, type AckMerge, type ItemState, type PartAck } from './item-state.js';
+import { mergeAck, uploadedParts, type AckMerge, type ItemState, type PartAck } from './item-state.js';
 
 /** The slice of better-sqlite3's API used here (it ships no types and is CommonJS). */
 interface Statement {
@@ -452,8 +452,7 @@ export class Ledger {
       if (item.state === 'completed' || item.state === 'deadLettered') return { result: 'alreadyFinal', item };
       if (ack.outcome === 'deferred') {
         // Not final: nothing is merged. Only an item in flight whose part is still missing waits for a retry.
-        const uploaded = item.acks.some((a) => a.part === ack.part && a.outcome === 'uploaded');
-        if (item.state !== 'emitted' || uploaded) return { result: 'deferralIgnored', item };
+        if (item.state !== 'emitted' || uploadedParts(item.acks).includes(ack.part)) return { result: 'deferralIgnored', item };
         // Repeated deferrals back off (×2 each, up to ×16): a bottleneck that lasts (an uplink down for
         // hours) must not have every in-flight file re-run through the pipeline every retryAfterMs.
         const retryAt = ack.at + (retryAfterMs ?? DEFAULT_RETRY_AFTER_MS) * 2 ** Math.min(item.deferrals, 4);

@@ -24,7 +24,7 @@ import {
   type Logger,
 } from '@edgeml/shared';
 import type { WatcherConfig } from './config.js';
-import { isTerminal } from './item-state.js';
+import { isTerminal, uploadedParts } from './item-state.js';
 import { classifyEntry, relativePosix, walkInbox, type EntryClass } from './inventory.js';
 import { kindOf } from './kinds.js';
 import type { AckResult, DeadLetterReason, ItemRecord, Ledger, PathRecord, StableFile } from './ledger.js';
@@ -553,8 +553,7 @@ export class Reconciler {
       current = { ...item, path: other.path, sizeBytes: other.sizeBytes, mtimeMs: other.mtimeMs };
     }
     const now = this.#o.now();
-    const doneParts = current.acks.filter((a) => a.outcome === 'uploaded').map((a) => a.part);
-    const { body, properties } = buildFileMessage({ ...current, doneParts }, now, relativePosix(this.#o.paths.share, this.#o.paths.inbox));
+    const { body, properties } = buildFileMessage({ ...current, doneParts: uploadedParts(current.acks) }, now, relativePosix(this.#o.paths.share, this.#o.paths.inbox));
     this.#sending.add(item.id);
     try {
       await this.#o.edge.sendOutput('files', { body, properties, messageId: body.messageId });
@@ -608,7 +607,7 @@ export class Reconciler {
   }
 
   #missingParts(item: ItemRecord): string[] {
-    const uploaded = new Set(item.acks.filter((a) => a.outcome === 'uploaded').map((a) => a.part));
+    const uploaded = new Set(uploadedParts(item.acks));
     return item.expectedParts.filter((p) => !uploaded.has(p));
   }
 
