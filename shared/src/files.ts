@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EdgeMLError } from './errors.js';
 
@@ -68,6 +68,42 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Moves a file so that a power loss at any instant leaves at least one complete copy: `rename` and
+ * an fsync of both directories; across filesystems (`EXDEV`: a share and its failed/ folder on other
+ * mounts) a copy to a temp name, fsync, rename into place, fsync of the directory, and only then the
+ * removal of the source. @throws the fs error of the move (the source is left in place)
+ */
+export async function moveFile(from: string, to: string): Promise<void> {
+  const toDir = path.dirname(to);
+  await mkdir(toDir, { recursive: true });
+  try {
+    await rename(from, to);
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    const temp = path.join(toDir, `${TEMP_FILE_PREFIX}${path.basename(to)}-${randomBytes(6).toString('hex')}`);
+    try {
+      await copyFile(from, temp);
+      const handle = await open(temp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, to);
+    } catch (copyErr: unknown) {
+      await rm(temp, { force: true });
+      throw copyErr;
+    }
+    await fsyncDir(toDir);
+    await rm(from, { force: true });
+    await fsyncDir(path.dirname(from));
+    return;
+  }
+  await fsyncDir(toDir);
+  if (path.dirname(from) !== toDir) await fsyncDir(path.dirname(from));
 }
 
 /** Name prefix of temp files made by {@link writeFileAtomic}; writers and watchers ignore it. */

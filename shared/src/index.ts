@@ -3,7 +3,7 @@ export { BACKOFF_DEFAULTS, backoffDelayMs, sleep, retry, type BackoffOptions, ty
 export { createLogger, createRepeatLimiter, redactSecrets, redactDeep, routeAzureSdkLogs, type Logger, type CreateLoggerOptions } from './logging.js';
 export { Counter, Gauge, Histogram, Registry, createMetricsRegistry, startOpsServer, DEFAULT_METRICS_PORT, type HealthState, type OpsServer } from './metrics.js';
 export { DEFAULT_DATA_ROOT, dataPaths, resolveInside, isWithin, toRelative, type DataPaths } from './paths.js';
-export { sha256File, sha256, writeFileAtomic, fsyncDir, TEMP_FILE_PREFIX } from './files.js';
+export { sha256File, sha256, writeFileAtomic, fsyncDir, moveFile, TEMP_FILE_PREFIX } from './files.js';
 export { MODULE_ENDPOINTS, MODULE_NAMES, type ModuleName, type InputName, type OutputName } from './contracts/endpoints.js';
 export {
   SCHEMAS,
@@ -42,6 +42,7 @@ export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEven
 export { encodeNpy, decodeNpy, type NpyArray } from './contracts/npy.js';
 export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC } from './contracts/profiles.js';
 export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
+export { buildCompletion, completionOutput, type PartRef, type CompletionDetails } from './contracts/completion.js';
 export {
   MAX_REPORTED_PATCH_BYTES,
   reportedPatchProblems,

@@ -13,6 +13,8 @@ import {
   Histogram,
   SCHEMAS,
   assertValidMessage,
+  buildCompletion,
+  completionOutput,
   createRepeatLimiter,
   deterministicMessageId,
   errorCode,
@@ -23,7 +25,6 @@ import {
   retry,
   sendAlert,
   sha256,
-  type CompletionMessage,
   type ImageGeometry,
   type InferenceResultMessage,
   type ModuleApp,
@@ -473,28 +474,9 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     const limiter = shouldLog(`dead-letter:${code}`);
     if (limiter.log) logger.error({ err, id, part, code, suppressedSinceLast: limiter.suppressed }, `tensor dead-lettered: ${reason}`);
     if (id !== undefined && part !== undefined && expected !== undefined) {
-      const completion: CompletionMessage = {
-        schema: SCHEMAS.completion,
-        id,
-        messageId: deterministicMessageId(id, part, 'deadLettered', moduleName),
-        part,
-        expectedParts: expected,
-        outcome: 'deadLettered',
-        module: moduleName,
-        code,
-        reason,
-        createdAt: deps.now().toISOString(),
-      };
+      const completion = buildCompletion(moduleName, { id, part, expectedParts: expected }, 'deadLettered', { code, reason }, deps.now());
       try {
-        await retry(
-          () =>
-            edge.sendOutput('completed', {
-              body: completion,
-              messageId: completion.messageId,
-              properties: { schema: SCHEMAS.completion, outcome: 'deadLettered', part, code, module: moduleName },
-            }),
-          { maxAttempts: 3, initialDelayMs: 200, signal: stopController.signal },
-        );
+        await retry(() => edge.sendOutput('completed', completionOutput(completion)), { maxAttempts: 3, initialDelayMs: 200, signal: stopController.signal });
       } catch (sendErr: unknown) {
         logger.error({ err: sendErr, id, part }, 'could not send the dead-letter completion; the watcher will re-emit the source');
       }
@@ -510,24 +492,17 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
    */
   const deferMissing = async (msg: TensorMessage): Promise<void> => {
     counts.deferred++;
-    const createdAt = deps.now().toISOString();
-    const completion: CompletionMessage = {
-      schema: SCHEMAS.completion,
-      id: msg.id,
-      messageId: deterministicMessageId(msg.id, msg.part, 'deferred', moduleName, createdAt),
-      part: msg.part,
-      expectedParts: msg.expectedParts,
-      outcome: 'deferred',
-      module: moduleName,
-      code: 'FILE_NOT_FOUND',
-      reason: `tensor file ${msg.tensor.path} is missing (already consumed by a duplicate, or staging was cleaned)`,
-      retryAfterMs: MISSING_TENSOR_RETRY_MS,
-      createdAt,
-    };
+    const completion = buildCompletion(
+      moduleName,
+      msg,
+      'deferred',
+      { code: 'FILE_NOT_FOUND', reason: `tensor file ${msg.tensor.path} is missing (already consumed by a duplicate, or staging was cleaned)`, retryAfterMs: MISSING_TENSOR_RETRY_MS },
+      deps.now(),
+    );
     const limiter = shouldLog('tensor-missing');
     if (limiter.log) logger.warn({ id: msg.id, part: msg.part, path: msg.tensor.path, suppressedSinceLast: limiter.suppressed }, 'tensor file missing; deferred back to the watcher');
     try {
-      await edge.sendOutput('completed', { body: completion, messageId: completion.messageId, properties: { schema: SCHEMAS.completion, outcome: 'deferred', part: msg.part, code: 'FILE_NOT_FOUND', module: moduleName } });
+      await edge.sendOutput('completed', completionOutput(completion));
     } catch (err: unknown) {
       logger.warn({ err, id: msg.id }, 'could not send the deferral; the watcher re-emits after its completion timeout');
     }

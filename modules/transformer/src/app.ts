@@ -6,6 +6,7 @@ import {
   MODULE_ENDPOINTS,
   SCHEMAS,
   assertValidMessage,
+  buildCompletion,
   configHash,
   createRepeatLimiter,
   deterministicMessageId,
@@ -21,7 +22,6 @@ import {
   toRelative,
   writeFileAtomic,
   type ArtifactMessage,
-  type CompletionMessage,
   type FileMessage,
   type IncomingMessage,
   type ModuleApp,
@@ -165,18 +165,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
     const fields = { id: ctx.id, path: ctx.path, kind: ctx.kind, code, ...(code === 'INTERNAL' ? { err } : {}) };
     logger.warn(fields, `dead-lettered ${ctx.path ?? 'message'}: ${reason}`);
     if (ctx.id !== undefined) {
-      const completion: CompletionMessage = {
-        schema: SCHEMAS.completion,
-        id: ctx.id,
-        messageId: deterministicMessageId(ctx.id, 'completion', 'transform', 'deadLettered', code),
-        part: 'transform',
-        expectedParts: ['transform'],
-        outcome: 'deadLettered',
-        module: edge.moduleId,
-        code,
-        reason,
-        createdAt: now().toISOString(),
-      };
+      const completion = buildCompletion(edge.moduleId, { id: ctx.id, part: 'transform', expectedParts: ['transform'] }, 'deadLettered', { code, reason }, now());
       try {
         await send(OUT.completed, completion, { id: ctx.id, part: 'transform', outcome: 'deadLettered', code, module: edge.moduleId });
       } catch (sendErr: unknown) {
@@ -204,21 +193,8 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
    * timeout still brings the item back.
    */
   const defer = async (msg: FileMessage): Promise<void> => {
-    const createdAt = now().toISOString();
     const reason = `the transformer's wait queue is full (${cfg().maxQueuedItems} items behind ${cfg().maxConcurrentItems} in progress)`;
-    const completion: CompletionMessage = {
-      schema: SCHEMAS.completion,
-      id: msg.id,
-      messageId: deterministicMessageId(msg.id, 'completion', 'transform', 'deferred', createdAt),
-      part: 'transform',
-      expectedParts: ['transform'],
-      outcome: 'deferred',
-      module: edge.moduleId,
-      code: 'OVERLOADED',
-      reason,
-      retryAfterMs: SHED_RETRY_AFTER_MS,
-      createdAt,
-    };
+    const completion = buildCompletion(edge.moduleId, { id: msg.id, part: 'transform', expectedParts: ['transform'] }, 'deferred', { code: 'OVERLOADED', reason, retryAfterMs: SHED_RETRY_AFTER_MS }, now());
     try {
       await send(OUT.completed, completion, { id: msg.id, part: 'transform', outcome: 'deferred', code: 'OVERLOADED', module: edge.moduleId });
     } catch (err: unknown) {

@@ -1,18 +1,19 @@
-import { copyFile, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   backoffDelayMs,
+  buildCompletion,
   canonicalJson,
   Counter,
   createRepeatLimiter,
   decodeJsonBody,
-  deterministicMessageId,
   EdgeMLError,
   errorCode,
   errorMessage,
   Gauge,
   isWithin,
   jsonMethod,
+  moveFile,
   parseMessage,
   resolveInside,
   SCHEMAS,
@@ -21,6 +22,7 @@ import {
   sleep,
   writeFileAtomic,
   type ArtifactMessage,
+  type CompletionDetails,
   type CompletionMessage,
   type IncomingMessage,
   type InferenceResultMessage,
@@ -240,29 +242,8 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
   };
 
   // --- acknowledgements -------------------------------------------------------------------
-  const completionBody = (
-    ack: PartAck,
-    outcome: CompletionMessage['outcome'],
-    extra: { code?: string; reason?: string; blob?: CompletionMessage['blob']; retryAfterMs?: number },
-  ): string => {
-    const createdAt = deps.now().toISOString();
-    const message: CompletionMessage = {
-      schema: SCHEMAS.completion,
-      id: ack.id,
-      // A deferral is an event, not a final outcome: each one is its own message.
-      messageId: deterministicMessageId(MODULE_NAME, 'completion', ack.id, ack.part, outcome, extra.blob?.name ?? extra.code ?? '', outcome === 'deferred' ? createdAt : ''),
-      part: ack.part,
-      expectedParts: [...ack.expectedParts],
-      outcome,
-      module: MODULE_NAME,
-      ...(extra.code === undefined ? {} : { code: extra.code }),
-      ...(extra.reason === undefined ? {} : { reason: extra.reason.slice(0, 4096) }),
-      ...(extra.blob === undefined ? {} : { blob: extra.blob }),
-      ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
-      createdAt,
-    };
-    return JSON.stringify(message);
-  };
+  const completionBody = (ack: PartAck, outcome: CompletionMessage['outcome'], details: CompletionDetails): string =>
+    JSON.stringify(buildCompletion(MODULE_NAME, ack, outcome, details, deps.now()));
 
   const logOnce = (key: string, level: 'warn' | 'error', obj: Record<string, unknown>, msg: string): void => {
     const r = shouldLog(key);
@@ -652,17 +633,6 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
       deps.now,
     );
   };
-
-  async function moveFile(from: string, to: string): Promise<void> {
-    await mkdir(path.dirname(to), { recursive: true });
-    try {
-      await rename(from, to);
-    } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await copyFile(from, to);
-      await rm(from, { force: true });
-    }
-  }
 
   // --- sink state -----------------------------------------------------------------------------
   function setSinkState(state: SinkState, problem?: { code: string; reason: string }): void {

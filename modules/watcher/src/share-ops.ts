@@ -3,9 +3,11 @@
  * `failed/`, completed inputs to `processed/` or deleted. Every destination is computed inside its
  * root from an inbox-relative path, never from message text.
  */
-import { copyFile, lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { EdgeMLError, isWithin, writeFileAtomic } from '@edgeml/shared';
+import { EdgeMLError, isWithin, moveFile, writeFileAtomic } from '@edgeml/shared';
+
+export { moveFile };
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -34,18 +36,6 @@ export async function freeDestination(destRoot: string, rel: string, alsoFree: r
     if (free) return candidate;
   }
   throw new EdgeMLError('INTERNAL', `no free name for ${rel} in ${destRoot}`);
-}
-
-/** rename, or copy + remove across filesystems (a share and its failed/ folder on different mounts). */
-export async function moveFile(from: string, to: string): Promise<void> {
-  await mkdir(path.dirname(to), { recursive: true });
-  try {
-    await rename(from, to);
-  } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await copyFile(from, to);
-    await rm(from, { force: true });
-  }
 }
 
 export interface DeadLetterDocument {

@@ -168,11 +168,17 @@ export interface InferenceResultMessage {
 }
 
 /**
- * `uploaded` and `deadLettered` are final for the part. `deferred` is not: the module cannot take the
- * part now (a full upload quota, a full work queue) and asks the watcher to offer the source again
- * after `retryAfterMs`; nothing is dropped and the source stays where it is.
+ * `uploaded` and `deadLettered` are final for the part. The other two are not:
+ * - `deferred`: the module cannot take the part now (a full upload quota, a full work queue) and asks
+ *   the watcher to offer the source again after `retryAfterMs`; nothing is dropped and the source
+ *   stays where it is.
+ * - `held`: the module has durably accepted the part (e.g. queued on disk for upload while the
+ *   uplink is down) and holds it under a lease of `leaseMs`. The holder renews the lease by sending
+ *   `held` again before it runs out, for as long as it holds the part. While a lease is live the
+ *   watcher neither re-emits the source nor spends its attempts on that part; a holder that crashes
+ *   stops renewing, the lease runs out, and the watcher re-emits the parts nobody holds.
  */
-export type CompletionOutcome = 'uploaded' | 'deadLettered' | 'deferred';
+export type CompletionOutcome = 'uploaded' | 'deadLettered' | 'deferred' | 'held';
 
 /** uploader / transformer / inferencer → watcher (`completed`). */
 export interface CompletionMessage {
@@ -189,6 +195,8 @@ export interface CompletionMessage {
   readonly reason?: string;
   /** When deferred: how long the watcher should wait before offering the source again. */
   readonly retryAfterMs?: number;
+  /** When held: how long the lease lasts from `createdAt` unless renewed by another `held`. */
+  readonly leaseMs?: number;
   /** Where the part was stored, when uploaded. */
   readonly blob?: { readonly sink: 'blob' | 'directory'; readonly name: string; readonly md5: string };
   readonly createdAt: string;

@@ -183,11 +183,12 @@ export const COMPLETION_MESSAGE_SCHEMA = {
     messageId: nonEmpty(256),
     part: nonEmpty(128),
     expectedParts: partList,
-    outcome: { enum: ['uploaded', 'deadLettered', 'deferred'] },
+    outcome: { enum: ['uploaded', 'deadLettered', 'deferred', 'held'] },
     module: nonEmpty(64),
     code: nonEmpty(64),
     reason: { type: 'string', maxLength: 4096 },
     retryAfterMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+    leaseMs: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },
     blob: {
       type: 'object',
       required: ['sink', 'name', 'md5'],
@@ -195,6 +196,11 @@ export const COMPLETION_MESSAGE_SCHEMA = {
     },
     createdAt: isoTime,
   },
+  // The non-final outcomes are only meaningful with their timing field.
+  allOf: [
+    { if: { properties: { outcome: { const: 'deferred' } } }, then: { required: ['retryAfterMs'] } },
+    { if: { properties: { outcome: { const: 'held' } } }, then: { required: ['leaseMs'] } },
+  ],
 } as const;
 
 export const ALERT_MESSAGE_SCHEMA = {
