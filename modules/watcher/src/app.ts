@@ -20,7 +20,10 @@ import { createChokidarSource, type EventSource } from './chokidar-source.js';
 import type { WatcherConfig } from './config.js';
 import { Ledger } from './ledger.js';
 import { createWatcherMetrics } from './metrics.js';
-import { Reconciler, type CompletionResult, type HashFile, type ScanSummary } from './reconciler.js';
+import type { CompletionResult } from './acknowledgements.js';
+import type { HashFile } from './intake.js';
+import type { ScanSummary } from './inventory-scan.js';
+import { Reconciler } from './reconciler.js';
 
 export const WATCHER_MODULE_NAME = 'watcher';
 const INPUTS = MODULE_ENDPOINTS.watcher.inputs;

@@ -24,6 +24,11 @@ export function relativePosix(root: string, abs: string): string {
   return path.relative(root, abs).split(path.sep).join('/');
 }
 
+/** Absolute path of a POSIX path relative to `root` (the inverse of {@link relativePosix}). */
+export function absoluteIn(root: string, rel: string): string {
+  return path.join(root, ...rel.split('/'));
+}
+
 /**
  * Classifies one inbox entry from its lstat: regular files are candidates; symlinks (wherever they
  * point), devices, FIFOs and sockets are refused with a reason; a symlink's target is reported so

@@ -1,0 +1,127 @@
+/**
+ * The periodic full inventory: walk the inbox, examine every entry, compare with the persisted
+ * inventory (ledger `paths`) to find what vanished, and prune finished items past retention. It is
+ * the source of truth; events only make detection faster. `rescan` callers join the next one.
+ */
+import { EdgeMLError, type Logger } from '@edgeml/shared';
+import type { WatcherConfig } from './config.js';
+import type { Dispositions } from './dispositions.js';
+import type { Intake } from './intake.js';
+import { walkInbox } from './inventory.js';
+import type { Ledger } from './ledger.js';
+import type { LimitedLog } from './limited-log.js';
+import type { WatcherMetrics } from './metrics.js';
+
+export interface ScanSummary {
+  readonly files: number;
+  readonly refused: number;
+  readonly vanished: number;
+  readonly problems: readonly string[];
+  readonly durationMs: number;
+  readonly at: string;
+}
+
+export interface InventoryScanOptions {
+  readonly inboxReal: string;
+  readonly ledger: Ledger;
+  readonly intake: Intake;
+  readonly dispositions: Dispositions;
+  readonly log: Logger;
+  readonly limited: LimitedLog;
+  readonly metrics: WatcherMetrics;
+  readonly now: () => number;
+  readonly config: () => WatcherConfig;
+  /** Asks the loop for a tick. */
+  readonly wake: () => void;
+}
+
+export class InventoryScan {
+  readonly #o: InventoryScanOptions;
+  #requested = true;
+  #nextAt = 0;
+  #last: ScanSummary | undefined;
+  #waiters: { resolve: (s: ScanSummary) => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(options: InventoryScanOptions) {
+    this.#o = options;
+  }
+
+  get last(): ScanSummary | undefined {
+    return this.#last;
+  }
+
+  request(): void {
+    this.#requested = true;
+    this.#o.wake();
+  }
+
+  /** Resolves with the summary of the next inventory (requested now). */
+  join(): Promise<ScanSummary> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.request();
+    });
+  }
+
+  /** Fails every caller waiting for an inventory (the watcher is stopping). */
+  abandon(): void {
+    for (const w of this.#waiters.splice(0)) w.reject(new EdgeMLError('ABORTED', 'the watcher is stopping'));
+  }
+
+  /** When the next periodic inventory is due (or now, when one was requested). */
+  dueAt(): number {
+    return this.#requested ? 0 : this.#nextAt;
+  }
+
+  /** Runs the inventory when requested or due. */
+  async runIfDue(signal: AbortSignal): Promise<void> {
+    if (!this.#requested && this.#o.now() < this.#nextAt) return;
+    this.#requested = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    const summary = await this.#run(signal);
+    this.#nextAt = this.#o.now() + this.#o.config().inventoryIntervalMs;
+    for (const w of waiters) w.resolve(summary);
+  }
+
+  async #run(signal: AbortSignal): Promise<ScanSummary> {
+    const { ledger, intake, metrics, log } = this.#o;
+    const started = this.#o.now();
+    const endTimer = metrics.inventoryDuration.startTimer();
+    // Snapshot before the walk: a path recorded during the walk is not mistaken for a vanished one.
+    const known = ledger.allPaths();
+    const walk = await walkInbox(this.#o.inboxReal, signal);
+    const seen = new Set<string>();
+    let files = 0;
+    let refused = 0;
+    for (const { rel, entry } of walk.entries) {
+      seen.add(rel);
+      if (entry.type === 'file') files++;
+      if (entry.type === 'refused') refused++;
+    }
+    await intake.examine(walk.entries, signal, known);
+    let vanished = 0;
+    if (walk.rootUnreadable) {
+      // An unmounted or unreachable share looks empty: never take that for every file vanishing.
+      this.#o.limited('inbox-unreadable', 'warn', { problems: walk.problems }, 'the inbox cannot be read; inventory skipped');
+    } else if (!signal.aborted) {
+      const gone = [...known.keys()].filter((rel) => !seen.has(rel) && !this.#o.dispositions.isBusy(rel));
+      vanished = gone.length;
+      // One commit for all of them: a user clearing thousands of kept files must not cost an fsync each.
+      ledger.batch(() => {
+        for (const rel of gone) intake.pathVanished(rel);
+      });
+      intake.candidates.forgetUnseen(seen);
+    }
+    const { ledgerRetentionMs } = this.#o.config();
+    const pruned = ledger.prune(this.#o.now() - ledgerRetentionMs);
+    if (pruned > 0) log.info({ pruned, ledgerRetentionMs }, 'finished items past their retention forgotten');
+    for (const p of walk.problems) this.#o.limited(`walk:${p}`, 'warn', { problem: p }, 'inventory could not read part of the inbox');
+    endTimer();
+    metrics.inventoryFiles.set(files);
+    const summary: ScanSummary = { files, refused, vanished, problems: walk.problems.slice(0, 20), durationMs: this.#o.now() - started, at: new Date(started).toISOString() };
+    this.#last = summary;
+    log.debug({ ...summary }, 'inventory done');
+    return summary;
+  }
+}
