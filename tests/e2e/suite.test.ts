@@ -118,7 +118,7 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
     it('the edgeml CLI talks to the running instance: status, twin set/get, invoke', async () => {
       const cli = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
         new Promise((resolve) => {
-          const p = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/dist/bin/edgeml.js'), '--workdir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+          const p = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/bin/edgeml.js'), '--workdir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
           let out = '';
           let err = '';
           p.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -6,6 +6,15 @@ export { ModuleProcess, shouldRestart, type ModuleProcessState, type SupervisedS
 export { generateSamples, renderTextImage, telemetryCsv, type SampleSet } from './samples.js';
 export { isIdle, watcherCounts, moduleCounts, type WatcherCounts } from './status.js';
 export { parseStartArgs, START_USAGE, type StartArgs } from './args.js';
-export { buildPatch, parseValue, CLI_USAGE } from './cli/commands.js';
+export { buildPatch, parseValue } from './cli/patch.js';
+export { runCli, cliUsage, type CliIo } from './cli/main.js';
+export { CliError, EXIT_CODES, exitCodeForMethodStatus, type CliCommand, type CliContext, type ExitCode } from './cli/command.js';
+export { COMMANDS } from './cli/commands/index.js';
+export { parseGlobalArgs, callerCwd, type GlobalArgs } from './cli/global-args.js';
+export { flatten, renderTable, renderTree } from './cli/render.js';
+export { readLines } from './cli/follow.js';
+export { statusExitCode } from './cli/commands/status.js';
+export { upstreamLine } from './cli/commands/upstream.js';
+export { REPO_ROOT, DEFAULT_WORK_DIR } from './repo-root.js';
 export { renderView, renderLine, type ViewModel } from './view.js';
 export { followUpstream, type UpstreamRecord } from './upstream.js';

@@ -230,7 +230,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       [...processes.keys()].map(async (name) => {
         try {
           const r = await hub.invokeMethod(name, 'getStatus', null, { responseTimeoutMs: 5_000 });
-          modules[name] = r.status === 200 ? r.payload : { error: `getStatus answered ${r.status}`, payload: r.payload };
+          modules[name] = r.status === 200 ? r.payload : { error: `getStatus answered ${r.status}`, status: r.status, payload: r.payload };
         } catch (err: unknown) {
           modules[name] = { error: errorMessage(err) };
         }

@@ -1,13 +1,4 @@
-/** Pure parts of the `edgeml` CLI: argument parsing and twin patch building. */
-
-export const CLI_USAGE = `Usage: npm run edge -- [--workdir DIR] <command>
-  status                               per-module process state and getStatus counts
-  upstream [--follow]                  the $upstream journal (one JSON object per line)
-  twin get <module>                    desired and reported properties
-  twin set <module> <path>=<value>…    patch desired properties (value parsed as JSON, else a string; null deletes)
-  invoke <module> <method> [json]      call a direct method
-  logs <module> [--follow]             the module's log (pino JSON lines)
-  summary                              the same summary --until-idle prints`;
+/** Twin patches from the command line: `a.b.c=value` assignments into a desired-properties merge patch. */
 
 /** Parses a value as JSON when it is JSON (numbers, booleans, null, objects), else keeps the string. */
 export function parseValue(raw: string): unknown {

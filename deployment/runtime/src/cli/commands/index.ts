@@ -1,0 +1,13 @@
+/**
+ * The one place subcommands are registered. A new subcommand is one file in this folder exporting a
+ * `CliCommand`, added to this list; usage and dispatch follow from it.
+ */
+import type { CliCommand } from '../command.js';
+import { invokeCommand } from './invoke.js';
+import { logsCommand } from './logs.js';
+import { statusCommand } from './status.js';
+import { summaryCommand } from './summary.js';
+import { twinCommand } from './twin.js';
+import { upstreamCommand } from './upstream.js';
+
+export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand];
