@@ -1,5 +1,9 @@
 export { transformerModule, transformerSelfCheck } from './module.js';
-export { createTransformerApp, type TransformerApp, type TransformerStatus } from './app.js';
+export { createTransformerApp, type TransformerApp } from './app.js';
+export { StatusBook, StatusReporter, type TransformerStatus, type TransformerCounts } from './status.js';
+export { WorkSlots, type SlotLimits } from './slots.js';
+export { createIntake, describeInvalid, SHED_RETRY_AFTER_MS } from './intake.js';
+export { Outputs, type ItemContext, type Outgoing } from './outputs.js';
 export {
   TRANSFORMER_CONFIG_SCHEMA,
   TRANSFORMER_DEFAULTS,
@@ -12,11 +16,11 @@ export {
   type ColumnType,
 } from './config.js';
 export { DEAD_LETTER_CODES, contentChanged, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
-export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, type ResizePlan } from './geometry.js';
-export { toTensor, normalizeValue, type RgbPixels, type Tensor } from './tensor.js';
+export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, type ResizePlan } from './image/geometry.js';
+export { toTensor, normalizeValue, type RgbPixels, type Tensor } from './image/tensor.js';
 // The tensor file format is a shared contract; re-exported for tests and benchmarks.
 export { encodeNpy, decodeNpy, type NpyArray } from '@edgeml/shared';
-export { configureSharp, probeImage, resizeToRgb, renderArtifactImage, encodeRgb, type ImageProbe, type EncodedImage } from './image.js';
+export { configureSharp, probeImage, resizeToRgb, renderArtifactImage, encodeRgb, type ImageProbe, type EncodedImage } from './image/sharp.js';
 export { classifyText, classifyJson, fitsType, widen, parseTimestampText, parseFloatText, parseBoolText, isInt64Text } from './table/values.js';
 export { detectDelimiter, detectHeader, columnNames, delimiterCounts, DELIMITER_CANDIDATES, type Delimiter } from './table/sniff.js';
 export { CsvSplitter } from './table/csv.js';
@@ -32,4 +36,4 @@ export {
   type TableOptions,
   type ColumnReport,
 } from './table/convert.js';
-export { createTransformerMetrics, type TransformerMetrics } from './metrics.js';
+export { createTransformerMetrics, timeStage, type TransformerMetrics } from './metrics.js';

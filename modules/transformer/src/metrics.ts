@@ -31,3 +31,13 @@ export function createTransformerMetrics(registry: Registry): TransformerMetrics
     queued: new Gauge({ name: 'edgeml_transformer_items_queued', help: 'Items waiting for a processing slot.', registers }),
   };
 }
+
+/** Runs `fn`, observing its duration under `stage` (whether it succeeds or throws). */
+export async function timeStage<T>(metrics: TransformerMetrics, stage: string, fn: () => Promise<T> | T): Promise<T> {
+  const end = metrics.stageSeconds.startTimer({ stage });
+  try {
+    return await fn();
+  } finally {
+    end();
+  }
+}

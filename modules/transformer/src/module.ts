@@ -2,7 +2,7 @@ import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { ModuleDefinition } from '@edgeml/shared';
 import { createTransformerApp } from './app.js';
 import { TRANSFORMER_CONFIG_SCHEMA, buildTransformerConfig, type TransformerConfig } from './config.js';
-import { encodeRgb, probeImage } from './image.js';
+import { encodeRgb, probeImage } from './image/sharp.js';
 
 /** The transformer as the shared runtime runs it (`runModule(transformerModule, …)`). */
 export const transformerModule: ModuleDefinition<TransformerConfig> = {
