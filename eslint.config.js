@@ -1,4 +1,4 @@
-// Lint encodes the house style (../shared/STYLE.md #17): no floating promises, type-only imports,
+// Lint encodes the house style (docs/ENGINEERING.md "House style"): no floating promises, type-only imports,
 // no `export *`, no console outside entry points, tests, benchmarks and the runtime CLI.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

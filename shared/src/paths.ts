@@ -2,7 +2,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { EdgeMLError } from './errors.js';
 
-/** The device's shared `/data` volume, bind-mounted into every module (DESIGN.md "On the device"). */
+/** The device's shared `/data` volume, bind-mounted into every module (docs/ENGINEERING.md "Data volume"). */
 export const DEFAULT_DATA_ROOT = '/data';
 
 export interface DataPaths {

@@ -1,7 +1,7 @@
 /**
  * The local edge hub: an aedes MQTT broker over TLS that behaves like edgeHub towards the unmodified
- * azure-iot-device ModuleClient. Facts: ../../../../shared/reference/edgehub-protocol.md and
- * moduleclient-wire-notes.md.
+ * azure-iot-device ModuleClient. Facts: docs/reference/edgehub-protocol.md ("reference") and
+ * docs/reference/moduleclient-wire-notes.md ("wire notes").
  *
  * aedes handles the MQTT protocol and clean=false sessions; the hub handles everything else itself:
  * - CONNECT is authenticated as edgeHub does (sas.ts);

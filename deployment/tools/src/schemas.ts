@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EdgeMLError } from '@edgeml/shared';
 import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvDraft04 from 'ajv-draft-04';
@@ -8,10 +9,11 @@ import { isJsonObject, readJsonFile } from './json.js';
 import { error, type Problem } from './problems.js';
 
 /**
- * Where the official schemas live, relative to the repository root: the SchemaStore copies kept beside the
- * repository (`../shared/reference/iot-edge-deployment-schemas`, CI clones shared/ next to the repo).
+ * Where the official schemas live: the unmodified SchemaStore copies vendored in this package
+ * (`deployment/tools/schemas/`, with their licence and provenance), as an absolute path, so validation works
+ * offline from any folder. `src/` and `dist/` sit at the same depth, so the path is the same from either.
  */
-export const DEFAULT_SCHEMAS_DIR = path.join('..', 'shared', 'reference', 'iot-edge-deployment-schemas');
+export const DEFAULT_SCHEMAS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'schemas');
 
 /** The schemas iotedgedev checks with: templates against template 4.0, generated manifests against 2.0. */
 export const SCHEMA_IDS = {
@@ -62,7 +64,7 @@ export async function loadDeploymentSchemas(dir: string): Promise<DeploymentSche
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
   } catch (err: unknown) {
-    throw new EdgeMLError('FILE_NOT_FOUND', `deployment schemas not found in ${dir} (expected the SchemaStore copies, see ../shared/reference/README.md): ${(err as Error).message}`, { cause: err });
+    throw new EdgeMLError('FILE_NOT_FOUND', `deployment schemas not found in ${dir} (expected the SchemaStore copies, as in deployment/tools/schemas/): ${(err as Error).message}`, { cause: err });
   }
   // Unknown keywords (`examples`, `contentMediaType` in draft-04 files) are annotations here, not errors.
   const draft04 = new ajvDraft04.default({ allErrors: true, strict: false });

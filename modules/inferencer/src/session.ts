@@ -1,7 +1,7 @@
 /**
  * The only file that imports onnxruntime-node: a session adapter that says which execution
  * provider actually runs and why a fallback happened (users of GPU inference are most often hurt
- * by a CUDA provider that silently did not load; see USERS.md).
+ * by a CUDA provider that silently did not load: onnxruntime #7484, #6124; iotedge #3959).
  */
 import ort from 'onnxruntime-node';
 import { EdgeMLError, errorMessage } from '@edgeml/shared';

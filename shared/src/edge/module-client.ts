@@ -2,7 +2,7 @@
  * The real {@link EdgeClient}: azure-iot-device's ModuleClient over MQTT. This is the only file in
  * the suite that imports azure-iot-device / azure-iot-device-mqtt.
  *
- * Facts this adapter is built on (../shared/reference/moduleclient-wire-notes.md):
+ * Facts this adapter is built on (docs/reference/moduleclient-wire-notes.md, "wire notes"):
  * - the first `open()` is never retried by the SDK (§2), so we retry it with our own backoff;
  * - after a connection loss the SDK reconnects silently (no app-level event, §7) and, after a
  *   broker restart, desired patches sent while it was away are lost: so every (re)connect is

@@ -4,6 +4,6 @@ import { DEFAULT_SCHEMAS_DIR } from '@edgeml/deploy-tools';
 
 /** Repository root (tests/unit/deployment → ../../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The official SchemaStore copies beside the repository: `../shared/reference/iot-edge-deployment-schemas`. */
-export const SCHEMAS_DIR = path.resolve(REPO_ROOT, DEFAULT_SCHEMAS_DIR);
+/** The official SchemaStore copies vendored in the repository: `deployment/tools/schemas`. */
+export const SCHEMAS_DIR = DEFAULT_SCHEMAS_DIR;
 export const SUITE_MODULES = ['watcher', 'transformer', 'inferencer', 'uploader'] as const;

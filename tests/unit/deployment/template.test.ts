@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -33,9 +34,34 @@ describe('deployment templates', () => {
     ctx = { schemas, modules: await readModuleSpecs(path.join(REPO_ROOT, 'modules')), documentedVariables: await documentedVariables(path.join(REPO_ROOT, '.env.template')) };
   });
 
-  it('loads every official schema file from ../shared/reference/iot-edge-deployment-schemas', () => {
+  it('loads every official schema file vendored in deployment/tools/schemas', () => {
     assert.equal(schemas.files.length, 11);
+    assert.equal(path.dirname(schemas.files[0]!), path.join(REPO_ROOT, 'deployment', 'tools', 'schemas'));
   });
+
+  it('the vendored schemas are the unmodified copies their README lists (sha256), with the licence beside them', async () => {
+    const readme = await readFile(path.join(SCHEMAS_DIR, 'README.md'), 'utf8');
+    const listed = new Map([...readme.matchAll(/^([0-9a-f]{64}) {2}(\S+\.json)$/gm)].map((m) => [m[2]!, m[1]!]));
+    assert.equal(listed.size, 11);
+    for (const file of schemas.files) {
+      const digest = createHash('sha256').update(await readFile(file)).digest('hex');
+      assert.equal(digest, listed.get(path.basename(file)), `${path.basename(file)} differs from the SchemaStore copy`);
+    }
+    assert.match(await readFile(path.join(SCHEMAS_DIR, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
+  });
+
+  for (const name of ['deployment.template.json', 'deployment.debug.template.json']) {
+    it(`${name} runs IoT Edge 1.6 LTS (agent and hub images) with the schema versions 1.6 accepts`, () => {
+      const content = (name === 'deployment.template.json' ? template : debugTemplate)['modulesContent'] as Json;
+      const agent = (content['$edgeAgent'] as Json)['properties.desired'] as Json;
+      const system = agent['systemModules'] as Record<string, { settings: { image: string } }>;
+      assert.equal(system['edgeAgent']!.settings.image, 'mcr.microsoft.com/azureiotedge-agent:1.6');
+      assert.equal(system['edgeHub']!.settings.image, 'mcr.microsoft.com/azureiotedge-hub:1.6');
+      // edgeAgent 1.6 rejects a schemaVersion above 1.1 (InvalidSchemaVersion); edgeHub 1.6 accepts 1.0–1.3.
+      assert.equal(agent['schemaVersion'], '1.1');
+      assert.equal(((content['$edgeHub'] as Json)['properties.desired'] as Json)['schemaVersion'], '1.2');
+    });
+  }
 
   for (const name of ['deployment.template.json', 'deployment.debug.template.json']) {
     it(`${name} validates against template 4.0 and passes every suite check, without a warning`, () => {
