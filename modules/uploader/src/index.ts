@@ -1,18 +1,12 @@
 import type { ModuleDefinition } from '@edgeml/shared';
-import { createUploaderApp, MODULE_NAME } from './app.js';
+import { createUploaderApp } from './app.js';
+import { MODULE_NAME } from './context.js';
 import { buildUploaderConfig, UPLOADER_CONFIG_SCHEMA, type UploaderConfig } from './config.js';
 
-export {
-  createUploaderApp,
-  MODULE_NAME,
-  UPLOADER_ENV,
-  FLUSH_PAYLOAD_SCHEMA,
-  RETRY_QUARANTINED_PAYLOAD_SCHEMA,
-  type ItemPayload,
-  type PartAck,
-  type SinkState,
-  type UploaderAppOptions,
-} from './app.js';
+export { createUploaderApp, type UploaderApp, type UploaderAppOptions } from './app.js';
+export { MODULE_NAME, type ItemPayload, type PartAck } from './context.js';
+export { FLUSH_PAYLOAD_SCHEMA, RETRY_QUARANTINED_PAYLOAD_SCHEMA } from './methods.js';
+export { UPLOADER_ENV, type SinkFactory, type SinkStateName } from './sink-state.js';
 export {
   QUEUE_CLASSES,
   UPLOADER_CONFIG_SCHEMA,

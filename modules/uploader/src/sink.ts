@@ -85,3 +85,15 @@ export function checkContent(request: UploadRequest, sizeBytes: number, sha256: 
     throw new EdgeMLError('INPUT_MALFORMED', `${request.name}: source SHA-256 ${sha256 ?? '?'} differs from the announced ${request.expectedSha256} (changed since queued)`);
   }
 }
+
+/**
+ * Blob metadata for a request: `deviceid` plus the given fields, empty ones left out. Metadata
+ * travels as HTTP headers, so values are made ASCII and cut at 1 KiB.
+ */
+export function blobMetadata(deviceId: string, fields: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = { deviceid: deviceId };
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined && v !== '') out[k] = v.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
+  }
+  return out;
+}

@@ -1,0 +1,193 @@
+import { stat } from 'node:fs/promises';
+import {
+  canonicalJson,
+  decodeJsonBody,
+  EdgeMLError,
+  errorCode,
+  errorMessage,
+  isWithin,
+  parseMessage,
+  resolveInside,
+  SCHEMAS,
+  type ArtifactMessage,
+  type IncomingMessage,
+  type InferenceResultMessage,
+} from '@edgeml/shared';
+import type { Acknowledger } from './acks.js';
+import { classOfArtifact } from './config.js';
+import type { ItemPayload, PartAck, UploaderContext } from './context.js';
+import { renderBlobName } from './names.js';
+import type { QueuePolicy } from './queue-policy.js';
+import { blobMetadata } from './sink.js';
+import { removeStagingFile } from './staging.js';
+
+/** How soon the watcher offers a source again when its staging file was missing here. */
+export const STAGING_MISSING_RETRY_MS = 5_000;
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Best effort: the part a malformed message was about, so the watcher can close it. */
+export function partOfMalformed(body: Buffer, onUndecodable: (err: unknown) => void): PartAck | undefined {
+  try {
+    const data = decodeJsonBody(body) as Record<string, unknown> | null;
+    if (data === null || typeof data !== 'object') return undefined;
+    const { id, part, expectedParts } = data;
+    if (typeof id !== 'string' || !SHA256_HEX.test(id) || typeof part !== 'string' || part.length === 0 || part.length > 128) return undefined;
+    if (!Array.isArray(expectedParts) || expectedParts.length === 0 || expectedParts.length > 32 || !expectedParts.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 128)) return undefined;
+    return { id, part, expectedParts: expectedParts as string[] };
+  } catch (err: unknown) {
+    onUndecodable(err);
+    return undefined;
+  }
+}
+
+/**
+ * Input messages → queue. Each handler ends in one outcome for its part: queued, acknowledged
+ * again (a replay of something uploaded), deferred (not now), or dead-lettered (the input's own
+ * fault), never a silent drop.
+ */
+export class Intake {
+  readonly #ctx: UploaderContext;
+  readonly #acks: Acknowledger;
+  readonly #policy: QueuePolicy;
+  readonly #queued: () => void;
+  #open = true;
+
+  /** `queued`: a part entered the queue (the upload loop wakes up). */
+  constructor(ctx: UploaderContext, acks: Acknowledger, policy: QueuePolicy, queued: () => void) {
+    this.#ctx = ctx;
+    this.#acks = acks;
+    this.#policy = policy;
+    this.#queued = queued;
+  }
+
+  /** Stops taking messages (shutdown): what arrives now is not acknowledged, so its producer re-sends it. */
+  close(): void {
+    this.#open = false;
+  }
+
+  #accepting(): boolean {
+    if (this.#open && !this.#ctx.queue.isClosed) return true;
+    this.#ctx.logOnce('stopping', 'warn', {}, 'message arrived while stopping; not accepted (the watcher re-emits)');
+    return false;
+  }
+
+  #malformedPart(body: Buffer): PartAck | undefined {
+    return partOfMalformed(body, (err) => this.#ctx.logger.debug({ err }, 'message body not decodable; no part to acknowledge'));
+  }
+
+  readonly onArtifact = async (msg: IncomingMessage): Promise<void> => {
+    if (!this.#accepting()) return;
+    let m: ArtifactMessage;
+    try {
+      m = parseMessage(msg.body, SCHEMAS.artifact);
+    } catch (err: unknown) {
+      await this.#acks.deadLetter(this.#malformedPart(msg.body), errorCode(err), errorMessage(err), { input: 'artifacts' });
+      return;
+    }
+    const ack: PartAck = { id: m.id, part: m.part, expectedParts: [...m.expectedParts] };
+    try {
+      await this.#artifact(m, ack);
+    } catch (err: unknown) {
+      await this.#acks.deadLetter(ack, errorCode(err), errorMessage(err), { input: 'artifacts', path: m.artifact.path.slice(0, 256) });
+    }
+  };
+
+  /** Where the artifact's file is: a staging file, or (raw forwards) a share file. */
+  async #resolve(m: ArtifactMessage): Promise<string> {
+    const { paths } = this.#ctx;
+    if (m.artifact.kind === 'raw') return resolveInside(paths.share, m.artifact.path, { mustBeFile: true });
+    const f = await resolveInside(paths.root, m.artifact.path, { mustBeFile: true });
+    if (!isWithin(paths.staging, f)) throw new EdgeMLError('PATH_OUTSIDE_ROOT', `artifact ${JSON.stringify(m.artifact.path)} is not in staging/`);
+    return f;
+  }
+
+  async #artifact(m: ArtifactMessage, ack: PartAck): Promise<void> {
+    const { queue, paths } = this.#ctx;
+    const cfg = this.#ctx.settings();
+    const cls = classOfArtifact(m.artifact.kind);
+    const name = renderBlobName(cfg.blobNameTemplate, {
+      deviceId: this.#ctx.deviceId,
+      moduleId: this.#ctx.moduleId,
+      kind: m.artifact.kind,
+      date: new Date(m.source.detectedAt),
+      id: m.id,
+      part: m.part,
+      ext: m.artifact.format,
+    });
+    const key = `a:${name}`;
+    // Replays are checked before the file: a copy of an artifact uploaded (and its staging file
+    // deleted) a moment ago must be acknowledged again, not failed for a missing file.
+    const done = queue.lookupDone(key);
+    if (done !== undefined && done.contentSha256 === m.artifact.sha256) {
+      this.#acks.reacknowledge(ack, done);
+      const stale = await this.#resolve(m).catch(() => undefined);
+      if (stale !== undefined && isWithin(paths.staging, stale) && cfg.deleteAfterUpload) await removeStagingFile(this.#ctx, stale);
+      return;
+    }
+    let file: string;
+    try {
+      file = await this.#resolve(m);
+    } catch (err: unknown) {
+      if (errorCode(err) !== 'FILE_NOT_FOUND' || m.artifact.kind === 'raw') throw err;
+      // Our own staging file is gone (a duplicate whose twin was consumed, a cleaned volume): not
+      // the source's fault. Deferred, so the watcher offers the source again if the part is still missing.
+      this.#acks.defer(ack, 'FILE_NOT_FOUND', `staging file ${m.artifact.path} is missing`, STAGING_MISSING_RETRY_MS, { class: cls });
+      return;
+    }
+    const size = (await stat(file)).size;
+    if (size !== m.artifact.sizeBytes) throw new EdgeMLError('INPUT_MALFORMED', `artifact is ${size} bytes on disk, the message says ${m.artifact.sizeBytes}`);
+    const modelVersion = m.artifact.metadata['modelVersion'];
+    const payload: ItemPayload = {
+      type: 'file',
+      name,
+      file,
+      owned: isWithin(paths.staging, file),
+      sizeBytes: m.artifact.sizeBytes,
+      sha256: m.artifact.sha256,
+      contentType: m.artifact.contentType,
+      metadata: blobMetadata(this.#ctx.deviceId, {
+        edgemlid: m.id,
+        part: m.part,
+        kind: m.artifact.kind,
+        sourcesha256: m.source.sha256,
+        contentsha256: m.artifact.sha256,
+        modelversion: typeof modelVersion === 'string' ? modelVersion : undefined,
+      }),
+      ack,
+    };
+    if (await this.#policy.settle(cls, queue.enqueue({ key, cls, sizeBytes: m.artifact.sizeBytes, payload }), ack)) this.#queued();
+  }
+
+  readonly onResult = async (msg: IncomingMessage): Promise<void> => {
+    if (!this.#accepting()) return;
+    let m: InferenceResultMessage;
+    try {
+      m = parseMessage(msg.body, SCHEMAS.result);
+    } catch (err: unknown) {
+      await this.#acks.deadLetter(this.#malformedPart(msg.body), errorCode(err), errorMessage(err), { input: 'results' });
+      return;
+    }
+    const ack: PartAck = { id: m.id, part: m.part, expectedParts: [...m.expectedParts], modelVersion: m.model.version };
+    try {
+      await this.#result(m, ack);
+    } catch (err: unknown) {
+      await this.#acks.deadLetter(ack, errorCode(err), errorMessage(err), { input: 'results' });
+    }
+  };
+
+  async #result(m: InferenceResultMessage, ack: PartAck): Promise<void> {
+    const { queue } = this.#ctx;
+    const detectedMs = Date.parse(m.source.detectedAt);
+    if (Number.isNaN(detectedMs)) throw new EdgeMLError('MESSAGE_INVALID', `source.detectedAt ${JSON.stringify(m.source.detectedAt)} is not a date`);
+    const done = queue.lookupDone(`r:${m.messageId}`);
+    if (done !== undefined) {
+      this.#acks.reacknowledge(ack, done);
+      return;
+    }
+    const windowMs = this.#ctx.settings().results.batchWindowMs;
+    const windowStartMs = windowMs > 0 ? Math.floor(detectedMs / windowMs) * windowMs : detectedMs;
+    const outcome = queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack });
+    if (await this.#policy.settle('results', outcome, ack)) this.#queued();
+  }
+}

@@ -1,0 +1,201 @@
+import { backoffDelayMs, EdgeMLError, errorMessage } from '@edgeml/shared';
+import type { Acknowledger } from './acks.js';
+import { classifyFailure } from './classify.js';
+import { acksOf, type ResultLine, type UploadItem, type UploaderContext } from './context.js';
+import type { UploaderMetrics } from './metrics.js';
+import type { Quarantine } from './quarantine.js';
+import type { QueuePolicy } from './queue-policy.js';
+import { blobMetadata, type UploadRequest, type UploadResult, type UploadSink } from './sink.js';
+import type { SinkState } from './sink-state.js';
+import { removeStagingFile } from './staging.js';
+import { Wakeable } from './wakeable.js';
+
+/** The longest the loop sleeps when nothing wakes it (it re-reads the queue's schedule then). */
+const IDLE_POLL_MS = 1_000;
+
+/**
+ * Picks due items (highest class first), uploads up to `concurrency` at once through the sink
+ * (which applies the bandwidth cap), and settles each: completed with its acknowledgements,
+ * released, charged an attempt, or quarantined, as classify.ts decides.
+ */
+export class UploadLoop {
+  readonly #ctx: UploaderContext;
+  readonly #sink: SinkState;
+  readonly #policy: QueuePolicy;
+  readonly #acks: Acknowledger;
+  readonly #metrics: UploaderMetrics;
+  readonly #quarantine: Quarantine;
+  readonly #inflight = new Map<number, { item: UploadItem; abort: AbortController; done: Promise<void> }>();
+  readonly #wake = new Wakeable();
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+
+  constructor(options: { ctx: UploaderContext; sink: SinkState; policy: QueuePolicy; acks: Acknowledger; metrics: UploaderMetrics; quarantine: Quarantine }) {
+    this.#ctx = options.ctx;
+    this.#sink = options.sink;
+    this.#policy = options.policy;
+    this.#acks = options.acks;
+    this.#metrics = options.metrics;
+    this.#quarantine = options.quarantine;
+  }
+
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  wake(): void {
+    this.#wake.wake();
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Lets uploads in flight finish until `signal` aborts, then aborts them (they go back to pending). */
+  async stop(signal: AbortSignal): Promise<void> {
+    this.#stopping = true;
+    this.#wake.close();
+    const drained = Promise.allSettled([...this.#inflight.values()].map((f) => f.done));
+    const onDeadline = (): void => {
+      for (const f of this.#inflight.values()) f.abort.abort(new EdgeMLError('ABORTED', 'module stopping'));
+    };
+    if (signal.aborted) onDeadline();
+    else signal.addEventListener('abort', onDeadline, { once: true });
+    await drained;
+    signal.removeEventListener('abort', onDeadline);
+    await this.#loop;
+  }
+
+  #canUpload(): boolean {
+    return this.#ctx.settings().uploadOn && this.#sink.canUpload();
+  }
+
+  async #run(): Promise<void> {
+    const { queue } = this.#ctx;
+    while (!this.#stopping) {
+      this.#wake.reset();
+      try {
+        this.#policy.sealDue();
+        while (this.#canUpload() && this.#inflight.size < this.#ctx.settings().concurrency) {
+          const item = queue.claimNext();
+          if (item === undefined) break;
+          this.#launch(item);
+        }
+      } catch (err: unknown) {
+        this.#ctx.logOnce('pump', 'error', { err }, `upload scheduler failed: ${errorMessage(err)}`);
+      }
+      if (this.#stopping) break;
+      const next = queue.nextDueAtMs();
+      const t = this.#ctx.nowMs();
+      let delay = IDLE_POLL_MS;
+      if (next !== null && next > t) delay = Math.min(delay, next - t);
+      if (this.#sink.pausedUntilMs > t) delay = Math.min(delay, this.#sink.pausedUntilMs - t);
+      await this.#wake.nap(Math.max(5, delay), this.#ctx.logger);
+    }
+  }
+
+  #launch(item: UploadItem): void {
+    const abort = new AbortController();
+    const done = this.#upload(item, abort.signal).finally(() => {
+      this.#inflight.delete(item.seq);
+      this.wake();
+    });
+    this.#inflight.set(item.seq, { item, abort, done });
+  }
+
+  #request(item: UploadItem): { request: UploadRequest; rows: ResultLine[] } | undefined {
+    const p = item.payload;
+    if (p.type === 'file') {
+      return {
+        request: { name: p.name, source: { file: p.file }, sizeBytes: p.sizeBytes, expectedSha256: p.sha256, contentType: p.contentType, metadata: p.metadata },
+        rows: [],
+      };
+    }
+    const rows = this.#ctx.queue.batchRows(item.seq);
+    if (rows.length === 0) return undefined;
+    const data = Buffer.from(rows.map((r) => r.line).join('\n') + '\n', 'utf8');
+    const versions = [...new Set(rows.map((r) => r.ack.modelVersion).filter((v): v is string => v !== undefined))].sort();
+    return {
+      request: {
+        name: p.name,
+        source: { data },
+        sizeBytes: data.length,
+        contentType: 'application/x-ndjson',
+        metadata: blobMetadata(this.#ctx.deviceId, { kind: 'results', lines: String(rows.length), modelversion: versions.join(',').slice(0, 256) || undefined }),
+      },
+      rows,
+    };
+  }
+
+  async #upload(item: UploadItem, signal: AbortSignal): Promise<void> {
+    const { queue } = this.#ctx;
+    const sink = this.#sink.sink as UploadSink;
+    let rows: ResultLine[] = [];
+    try {
+      const built = this.#request(item);
+      if (built === undefined) {
+        queue.drop(item.seq, []);
+        return;
+      }
+      rows = built.rows;
+      const result = await sink.upload(built.request, signal);
+      this.#completed(item, result, rows, sink.kind);
+      this.#sink.succeeded();
+      const p = item.payload;
+      if (p.type === 'file' && p.owned && (this.#ctx.settings().deleteAfterUpload || this.#quarantine.holds(p.file))) await removeStagingFile(this.#ctx, p.file);
+    } catch (err: unknown) {
+      await this.#failed(item, err, rows);
+    }
+  }
+
+  #completed(item: UploadItem, result: UploadResult, rows: readonly ResultLine[], sinkKind: 'blob' | 'directory'): void {
+    const p = item.payload;
+    const blob = { sink: sinkKind, name: result.name, md5: result.md5 };
+    const keys = p.type === 'file' ? [item.key] : rows.map((r) => `r:${r.messageId}`);
+    this.#ctx.queue.complete(item.seq, {
+      keys,
+      blobName: result.name,
+      md5: result.md5,
+      sink: sinkKind,
+      contentSha256: p.type === 'file' ? p.sha256 : null,
+      outbox: acksOf(p, rows).map((a) => this.#acks.body(a, 'uploaded', { blob })),
+    });
+    this.#acks.committed();
+    this.#metrics.uploaded(item.cls, result);
+    this.#ctx.logger.debug({ name: result.name, md5: result.md5, outcome: result.outcome, bytesSent: result.bytesSent, blocksSkipped: result.blocksSkipped }, 'uploaded');
+  }
+
+  async #failed(item: UploadItem, err: unknown, rows: readonly ResultLine[]): Promise<void> {
+    const { queue } = this.#ctx;
+    const cfg = this.#ctx.settings();
+    const c = classifyFailure(err);
+    if (c.kind !== 'aborted') this.#metrics.failure(c.reason);
+    switch (c.kind) {
+      case 'aborted':
+        queue.release(item.seq, 0);
+        return;
+      case 'unavailable': {
+        // The sink did not answer: pause the whole queue, charge nothing to the item.
+        const retryInMs = this.#sink.unavailable(c.code, err);
+        queue.release(item.seq, 0);
+        this.#ctx.logOnce('sink-unavailable', 'warn', { err, code: c.code, retryInMs }, `sink unavailable; uploads paused: ${errorMessage(err)}`);
+        return;
+      }
+      case 'transient': {
+        const t = this.#ctx.nowMs();
+        const attempts = queue.fail(item.seq, { code: c.code, reason: errorMessage(err), nextAttemptAtMs: t + backoffDelayMs(item.attempts + 1, cfg.retry, this.#ctx.random) });
+        this.#ctx.logOnce(`transient:${c.reason}`, 'warn', { err, key: item.key, attempts, maxAttempts: cfg.maxAttempts }, `upload failed (attempt ${attempts} of ${cfg.maxAttempts}): ${errorMessage(err)}`);
+        if (attempts >= cfg.maxAttempts) await this.#quarantine.park(item, c, `gave up after ${attempts} attempts: ${errorMessage(err)}`, rows);
+        return;
+      }
+      case 'permission':
+        this.#sink.refused(c.code, err);
+        await this.#quarantine.park(item, c, errorMessage(err), rows);
+        return;
+      case 'conflict':
+      case 'fatal':
+        await this.#quarantine.park(item, c, errorMessage(err), rows);
+        return;
+    }
+  }
+}
