@@ -11,11 +11,31 @@ import type { LimitedLog } from './limited-log.js';
 import type { WatcherMetrics } from './metrics.js';
 
 /** Outcome of one `completed` message, for the log and the tests. */
-export type CompletionResult = 'completed' | 'deadLettered' | 'waiting' | 'duplicate' | 'alreadyFinal' | 'unknownId' | 'deferred' | 'deferralIgnored';
+export type CompletionResult =
+  | 'completed'
+  | 'deadLettered'
+  | 'waiting'
+  | 'duplicate'
+  | 'alreadyFinal'
+  | 'unknownId'
+  | 'deferred'
+  | 'deferralIgnored'
+  | 'held'
+  | 'leaseIgnored';
 
 /** Bounds on a deferral's retryAfterMs, whatever the sender asked for. */
 const MIN_RETRY_AFTER_MS = 1_000;
 const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/**
+ * When a `held` lease runs out: `leaseMs` from the message's `createdAt` (the contract), never
+ * later than `leaseMs` from its arrival (a clock ahead of ours must not stretch it).
+ */
+export function leaseExpiresAt(msg: Pick<CompletionMessage, 'createdAt' | 'leaseMs'>, receivedAtMs: number): number {
+  const created = Date.parse(msg.createdAt);
+  const from = Number.isFinite(created) ? Math.min(created, receivedAtMs) : receivedAtMs;
+  return from + (msg.leaseMs ?? 0);
+}
 
 export interface AcknowledgementsOptions {
   readonly ledger: Ledger;
@@ -84,6 +104,7 @@ export class Acknowledgements {
               at,
               ...(msg.code === undefined ? {} : { code: msg.code }),
               ...(msg.reason === undefined ? {} : { reason: msg.reason }),
+              ...(msg.leaseMs === undefined ? {} : { leaseExpiresAt: leaseExpiresAt(msg, at) }),
             },
             msg.expectedParts,
             msg.retryAfterMs === undefined ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, msg.retryAfterMs)),
@@ -108,6 +129,11 @@ export class Acknowledgements {
     if (r.result === 'unknown') return 'unknownId';
     if (r.result === 'alreadyFinal') return 'alreadyFinal';
     if (r.result === 'deferralIgnored') return 'deferralIgnored';
+    if (r.result === 'leaseIgnored') return 'leaseIgnored';
+    if (r.result === 'held') {
+      this.#o.log.debug({ id: r.item.id, path: r.item.path, expiresAt: new Date(r.expiresAt).toISOString(), heldFile: r.item.held }, 'part held under a lease');
+      return 'held';
+    }
     if (r.result === 'deferred') {
       const d = r.item.deferral;
       this.#o.metrics.deferred.inc({ code: d?.code ?? 'INTERNAL' });

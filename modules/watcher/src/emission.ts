@@ -6,13 +6,13 @@
  */
 import { backoffDelayMs, errorCode, type DataPaths, type EdgeClient, type Logger } from '@edgeml/shared';
 import type { WatcherConfig } from './config.js';
+import { doneParts } from './item-state.js';
 import { relativePosix } from './inventory.js';
 import type { ItemRecord, Ledger } from './ledger.js';
 import type { LimitedLog } from './limited-log.js';
 import { mapLimit } from './map-limit.js';
 import { buildFileMessage } from './message.js';
 import type { WatcherMetrics } from './metrics.js';
-import { uploadedParts } from './item-state.js';
 
 export interface EmissionOptions {
   readonly paths: DataPaths;
@@ -93,7 +93,7 @@ export class Emission {
       current = { ...item, path: other.path, sizeBytes: other.sizeBytes, mtimeMs: other.mtimeMs };
     }
     const now = this.#o.now();
-    const { body, properties } = buildFileMessage({ ...current, doneParts: uploadedParts(current.acks) }, now, this.#inboxPrefix);
+    const { body, properties } = buildFileMessage({ ...current, doneParts: doneParts(current, now) }, now, this.#inboxPrefix);
     this.#sending.add(item.id);
     try {
       await this.#o.edge.sendOutput('files', { body, properties, messageId: body.messageId });

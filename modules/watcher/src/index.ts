@@ -14,6 +14,10 @@ export {
   ITEM_STATES,
   isTerminal,
   mergeAck,
+  unionParts,
+  uploadedParts,
+  holdState,
+  doneParts,
   timeoutDecision,
   type ItemState,
   type PartAck,
@@ -21,13 +25,19 @@ export {
   type AckMerge,
   type AckVerdict,
   type TimeoutDecision,
+  type FinalOutcome,
+  type PartLease,
+  type LeaseSnapshot,
+  type HoldState,
+  type TimedItem,
 } from './item-state.js';
-export { Ledger, type ItemRecord, type PathRecord, type StableFile, type RecordOutcome, type AckResult, type DeadLetterReason, type LedgerCounts } from './ledger.js';
+export { Ledger, DEFAULT_RETRY_AFTER_MS, type ItemRecord, type PathRecord, type StableFile, type RecordOutcome, type AckResult, type IncomingAck, type DeadLetterReason, type LedgerCounts } from './ledger.js';
+export { SCHEMA_VERSION as LEDGER_SCHEMA_VERSION } from './ledger-schema.js';
 export { KIND_EXTENSIONS, kindOf, extensionOf } from './kinds.js';
 export { buildFileMessage, type EmittableItem } from './message.js';
 export { classifyEntry, walkInbox, absoluteIn, relativePosix, MAX_WALK_DEPTH, type EntryClass, type WalkEntry, type WalkResult } from './inventory.js';
 export { Reconciler, type ReconcilerOptions } from './reconciler.js';
-export { Acknowledgements, type AcknowledgementsOptions, type CompletionResult } from './acknowledgements.js';
+export { Acknowledgements, leaseExpiresAt, type AcknowledgementsOptions, type CompletionResult } from './acknowledgements.js';
 export { Candidates } from './candidates.js';
 export { CompletionTimer, missingParts, type CompletionTimerOptions } from './completion-timer.js';
 export { Dispositions, type DispositionsOptions } from './dispositions.js';

@@ -3,11 +3,13 @@
  *
  *   pending ──emit──► emitted ──every expected part uploaded──► completed
  *                       │  ▲                                      (terminal)
- *                       │  └──timeout, attempts < maxAttempts: re-emit
- *                       ├──any part deadLettered, or timeout at maxAttempts──► deadLettered (terminal)
+ *                       │  ├──timeout, attempts < maxAttempts: re-emit (an attempt)
+ *                       │  ├──deferral due, or a lease ran out: offer again (no attempt)
+ *                       │  └──every missing part held under a live lease: the timer waits
+ *                       ├──any part deadLettered, or timeout at maxAttempts──► deadLettered
+ *                       │                            (a late `uploaded` of every part completes it)
  *   pending|emitted ──file vanished──► gone ──same content seen again──► pending
  */
-import type { CompletionOutcome } from '@edgeml/shared';
 
 export const ITEM_STATES = ['pending', 'emitted', 'completed', 'deadLettered', 'gone'] as const;
 export type ItemState = (typeof ITEM_STATES)[number];
@@ -16,10 +18,13 @@ export function isTerminal(state: ItemState): boolean {
   return state === 'completed' || state === 'deadLettered';
 }
 
+/** The outcomes that settle a part (the others, `deferred` and `held`, are not recorded as acks). */
+export type FinalOutcome = 'uploaded' | 'deadLettered';
+
 /** One part's final outcome as reported on `completed`. */
 export interface PartAck {
   readonly part: string;
-  readonly outcome: CompletionOutcome;
+  readonly outcome: FinalOutcome;
   readonly module: string;
   readonly code?: string;
   readonly reason?: string;
@@ -48,6 +53,13 @@ export function uploadedParts(acks: readonly PartAck[]): string[] {
   return acks.filter((a) => a.outcome === 'uploaded').map((a) => a.part);
 }
 
+/** The expected parts once an acknowledgement for `part` stating `ackExpectedParts` is known (a union, order kept). */
+export function unionParts(expected: readonly string[], ackExpectedParts: readonly string[], part: string): string[] {
+  const out = [...expected];
+  for (const p of [...ackExpectedParts, part]) if (!out.includes(p)) out.push(p);
+  return out;
+}
+
 /**
  * Merges one acknowledgement into what is known of an item. Expected parts are the union of every
  * acknowledgement's list (producers state what they expect; a dead-lettering transformer says
@@ -55,18 +67,8 @@ export function uploadedParts(acks: readonly PartAck[]): string[] {
  * overrides `uploaded`: a part someone quarantined must reach an operator.
  */
 export function mergeAck(current: AckSnapshot, ack: PartAck, ackExpectedParts: readonly string[]): AckMerge {
-  const expected = [...current.expectedParts];
-  let changed = false;
-  for (const p of ackExpectedParts) {
-    if (!expected.includes(p)) {
-      expected.push(p);
-      changed = true;
-    }
-  }
-  if (!expected.includes(ack.part)) {
-    expected.push(ack.part);
-    changed = true;
-  }
+  const expected = unionParts(current.expectedParts, ackExpectedParts, ack.part);
+  let changed = expected.length !== current.expectedParts.length;
   const acks = [...current.acks];
   const i = acks.findIndex((a) => a.part === ack.part);
   let duplicate = false;
@@ -89,15 +91,80 @@ export function mergeAck(current: AckSnapshot, ack: PartAck, ackExpectedParts: r
   return { expectedParts: expected, acks, verdict, missing, changed };
 }
 
-export type TimeoutDecision = { readonly action: 'wait'; readonly dueAt: number } | { readonly action: 'reemit' } | { readonly action: 'deadLetter' };
+/** A part a module has durably accepted and holds (a `held` acknowledgement), until `expiresAt` unless renewed. */
+export interface PartLease {
+  readonly part: string;
+  readonly module: string;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+}
 
-/** What to do with an emitted, unacknowledged item at `nowMs`. */
-export function timeoutDecision(
-  item: { readonly attempts: number; readonly lastEmittedAt: number },
-  nowMs: number,
-  options: { readonly completionTimeoutMs: number; readonly maxAttempts: number },
-): TimeoutDecision {
-  const dueAt = item.lastEmittedAt + options.completionTimeoutMs;
-  if (nowMs < dueAt) return { action: 'wait', dueAt };
+export interface LeaseSnapshot extends AckSnapshot {
+  readonly leases: readonly PartLease[];
+}
+
+export interface HoldState {
+  /** Every part still missing is held under a live lease: the completion timer does not run. */
+  readonly held: boolean;
+  /** Missing parts under a live lease. */
+  readonly heldParts: readonly string[];
+  /** The earliest expiry among the item's leases, live or not (when the timer must look again), or null. */
+  readonly nextExpiryAt: number | null;
+}
+
+/** Which of an item's missing parts are held at `nowMs`, and whether that is all of them. */
+export function holdState(item: LeaseSnapshot, nowMs: number): HoldState {
+  const uploaded = new Set(uploadedParts(item.acks));
+  const missing = item.expectedParts.filter((p) => !uploaded.has(p));
+  const live = new Set(item.leases.filter((l) => l.expiresAt > nowMs).map((l) => l.part));
+  const heldParts = missing.filter((p) => live.has(p));
+  let nextExpiryAt: number | null = null;
+  for (const l of item.leases) if (nextExpiryAt === null || l.expiresAt < nextExpiryAt) nextExpiryAt = l.expiresAt;
+  return { held: missing.length > 0 && heldParts.length === missing.length, heldParts, nextExpiryAt };
+}
+
+/**
+ * The parts a (re-)emission names as `doneParts`, which producers skip: those uploaded and those a
+ * module holds under a live lease. Only the parts nobody holds are produced again.
+ */
+export function doneParts(item: LeaseSnapshot, nowMs: number): string[] {
+  const done = new Set([...uploadedParts(item.acks), ...holdState(item, nowMs).heldParts]);
+  return [...done].sort();
+}
+
+export type TimeoutDecision =
+  /** Nothing to do before `dueAt` (null: nothing scheduled; an acknowledgement will change it). */
+  | { readonly action: 'wait'; readonly dueAt: number | null }
+  /** A deferral's retry time has come: offer the source again, no attempt spent. */
+  | { readonly action: 'retry' }
+  /** A holder stopped renewing: offer the source again for the parts nobody holds, no attempt spent. */
+  | { readonly action: 'leaseExpired'; readonly parts: readonly string[] }
+  | { readonly action: 'reemit' }
+  | { readonly action: 'deadLetter' };
+
+export interface TimedItem extends LeaseSnapshot {
+  readonly attempts: number;
+  /** When the completion timer started (the last emission, or when the item stopped being held). */
+  readonly clockAt: number;
+  /** A deferral's retry time, or null. */
+  readonly retryAt: number | null;
+}
+
+const earliest = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
+
+/**
+ * What to do with an emitted, unacknowledged item at `nowMs`. Time under a live lease does not
+ * count: while every missing part is held the timer waits for the leases, and a lease that runs out
+ * brings the source back without spending an attempt. Only time nobody holds a part counts towards
+ * `completionTimeoutMs` and `maxAttempts`.
+ */
+export function timeoutDecision(item: TimedItem, nowMs: number, options: { readonly completionTimeoutMs: number; readonly maxAttempts: number }): TimeoutDecision {
+  const expired = item.leases.filter((l) => l.expiresAt <= nowMs).map((l) => l.part);
+  if (expired.length > 0) return { action: 'leaseExpired', parts: expired };
+  const hold = holdState(item, nowMs);
+  if (item.retryAt !== null) return item.retryAt <= nowMs ? { action: 'retry' } : { action: 'wait', dueAt: earliest(item.retryAt, hold.nextExpiryAt) };
+  if (hold.held) return { action: 'wait', dueAt: hold.nextExpiryAt };
+  const dueAt = item.clockAt + options.completionTimeoutMs;
+  if (nowMs < dueAt) return { action: 'wait', dueAt: earliest(dueAt, hold.nextExpiryAt) };
   return item.attempts < options.maxAttempts ? { action: 'reemit' } : { action: 'deadLetter' };
 }

@@ -10,6 +10,8 @@ export interface WatcherMetrics {
   readonly inputRejected: Counter<'input' | 'code'>;
   readonly completions: Counter<'result'>;
   readonly deferred: Counter<'code'>;
+  readonly leaseExpiries: Counter;
+  readonly held: Gauge;
   readonly backlog: Gauge<'stage'>;
   readonly inFlight: Gauge;
   readonly backpressure: Gauge;
@@ -29,11 +31,17 @@ export function createWatcherMetrics(registry: Registry): WatcherMetrics {
     inputRejected: new Counter({ name: 'edgeml_watcher_input_messages_rejected_total', help: 'Malformed messages on an input, by input and code.', labelNames: ['input', 'code'], registers }),
     completions: new Counter({
       name: 'edgeml_watcher_completions_total',
-      help: 'completed messages by result: completed, deadLettered, waiting, duplicate, alreadyFinal, unknownId, deferred, deferralIgnored.',
+      help: 'completed messages by result: completed, deadLettered, waiting, duplicate, alreadyFinal, unknownId, deferred, deferralIgnored, held, leaseIgnored.',
       labelNames: ['result'],
       registers,
     }),
     deferred: new Counter({ name: 'edgeml_watcher_deferrals_total', help: 'Parts a module deferred (full quota or queue), by code; the source is offered again later.', labelNames: ['code'], registers }),
+    leaseExpiries: new Counter({
+      name: 'edgeml_watcher_lease_expiries_total',
+      help: 'Leases that ran out because their holder stopped renewing (the source is offered again for the parts nobody holds).',
+      registers,
+    }),
+    held: new Gauge({ name: 'edgeml_watcher_held_files', help: 'Files in flight whose every missing part a module holds under a live lease (the completion timer waits).', registers }),
     backlog: new Gauge({ name: 'edgeml_watcher_backlog_files', help: 'Files waiting: stage=unstable (being checked), hashing, pending (stable, waiting for an in-flight slot).', labelNames: ['stage'], registers }),
     inFlight: new Gauge({ name: 'edgeml_watcher_in_flight_files', help: 'Files emitted and not yet completed.', registers }),
     backpressure: new Gauge({ name: 'edgeml_watcher_backpressure', help: '1 while maxInFlight holds pending files back.', registers }),

@@ -86,7 +86,7 @@ export class Reconciler {
       afterBatch: () => this.#emission.pump(),
     });
     this.#scan = new InventoryScan({ inboxReal: options.inboxReal, ledger, intake: this.#intake, dispositions, log, limited, metrics, now, config, wake });
-    this.#timer = new CompletionTimer({ ledger, dispositions, log, now, config, signal });
+    this.#timer = new CompletionTimer({ ledger, dispositions, log, metrics, now, config, signal });
     this.#acks = new Acknowledgements({ ledger, dispositions, log, limited, metrics, now, wake });
     this.#status = { paths, ledger, intake: this.#intake, emission: this.#emission, scan: this.#scan, metrics, config };
   }

@@ -26,6 +26,7 @@ export function updateGauges(s: StatusSources): void {
   metrics.backlog.set({ stage: 'hashing' }, intake.hashing);
   metrics.backlog.set({ stage: 'pending' }, ledger.pendingCount());
   metrics.inFlight.set(ledger.inFlight());
+  metrics.held.set(ledger.heldCount());
 }
 
 /** Small and JSON-safe: for getStatus and the `status` reported property. */
@@ -36,12 +37,14 @@ export function watcherStatus(s: StatusSources): Record<string, unknown> {
   return {
     // The summary the local runtime and operators read: every identified file is in exactly one of
     // pending / inFlight / completed / deadLettered / gone; `waiting` are files not yet stable or unreadable;
-    // `deferred` is the part of inFlight that a module asked to offer again later (quota or queue full).
+    // `deferred` is the part of inFlight that a module asked to offer again later (quota or queue full);
+    // `held` the part of inFlight whose missing parts modules hold durably under a lease (an uplink down).
     counts: {
       detected: counts.pending + counts.emitted + counts.completed + counts.deadLettered + counts.gone,
       pending: counts.pending,
       inFlight: counts.emitted,
       deferred: s.ledger.deferredCount(),
+      held: s.ledger.heldCount(),
       completed: counts.completed,
       deadLettered: counts.deadLettered,
       gone: counts.gone,

@@ -40,7 +40,7 @@ export interface Harness {
   /** `files` messages sent so far, parsed. */
   files(): FileMessage[];
   /** Sends an `uploaded` completion for every expected part of `id` (default one part: artifact). */
-  ack(id: string, options?: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'retryAfterMs'>>): Promise<void>;
+  ack(id: string, options?: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'retryAfterMs' | 'leaseMs' | 'module'>>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +48,7 @@ export async function makeRoot(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'edgeml-watcher-'));
 }
 
-export function completion(id: string, options: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'module' | 'retryAfterMs'>> = {}): CompletionMessage {
+export function completion(id: string, options: Partial<Pick<CompletionMessage, 'part' | 'expectedParts' | 'outcome' | 'code' | 'reason' | 'module' | 'retryAfterMs' | 'leaseMs'>> = {}): CompletionMessage {
   const part = options.part ?? 'artifact';
   return {
     schema: SCHEMAS.completion,
@@ -61,6 +61,7 @@ export function completion(id: string, options: Partial<Pick<CompletionMessage, 
     ...(options.code === undefined ? {} : { code: options.code }),
     ...(options.reason === undefined ? {} : { reason: options.reason }),
     ...(options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs }),
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     createdAt: new Date().toISOString(),
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mergeAck, timeoutDecision, type AckSnapshot, type PartAck } from '@edgeml/watcher';
+import { doneParts, holdState, mergeAck, timeoutDecision, type AckSnapshot, type PartAck, type PartLease, type TimedItem } from '@edgeml/watcher';
 
 const ack = (part: string, outcome: PartAck['outcome'] = 'uploaded', at = 1): PartAck => ({ part, outcome, module: 'uploader', at });
 const empty: AckSnapshot = { expectedParts: [], acks: [] };
@@ -56,14 +56,43 @@ describe('watcher/item-state: acknowledgement merging', () => {
   });
 });
 
-describe('watcher/item-state: completion timeouts (fake clock)', () => {
+describe('watcher/item-state: completion timeouts and leases (fake clock)', () => {
   const opts = { completionTimeoutMs: 1000, maxAttempts: 3 };
+  const item = (over: Partial<TimedItem> = {}): TimedItem => ({ attempts: 1, clockAt: 5000, retryAt: null, expectedParts: [], acks: [], leases: [], ...over });
+  const lease = (part: string, expiresAt: number): PartLease => ({ part, module: 'uploader', expiresAt });
+
   it('waits until the timeout, re-emits while attempts remain, then dead-letters', () => {
-    assert.deepEqual(timeoutDecision({ attempts: 1, lastEmittedAt: 5000 }, 5999, opts), { action: 'wait', dueAt: 6000 });
-    assert.deepEqual(timeoutDecision({ attempts: 1, lastEmittedAt: 5000 }, 6000, opts), { action: 'reemit' });
-    assert.deepEqual(timeoutDecision({ attempts: 2, lastEmittedAt: 5000 }, 9000, opts), { action: 'reemit' });
-    assert.deepEqual(timeoutDecision({ attempts: 3, lastEmittedAt: 5000 }, 9000, opts), { action: 'deadLetter' });
-    assert.deepEqual(timeoutDecision({ attempts: 1, lastEmittedAt: 0 }, 10, { completionTimeoutMs: 1000, maxAttempts: 1 }), { action: 'wait', dueAt: 1000 });
-    assert.deepEqual(timeoutDecision({ attempts: 1, lastEmittedAt: 0 }, 1000, { completionTimeoutMs: 1000, maxAttempts: 1 }), { action: 'deadLetter' });
+    assert.deepEqual(timeoutDecision(item(), 5999, opts), { action: 'wait', dueAt: 6000 });
+    assert.deepEqual(timeoutDecision(item(), 6000, opts), { action: 'reemit' });
+    assert.deepEqual(timeoutDecision(item({ attempts: 2 }), 9000, opts), { action: 'reemit' });
+    assert.deepEqual(timeoutDecision(item({ attempts: 3 }), 9000, opts), { action: 'deadLetter' });
+    assert.deepEqual(timeoutDecision(item({ clockAt: 0 }), 10, { completionTimeoutMs: 1000, maxAttempts: 1 }), { action: 'wait', dueAt: 1000 });
+    assert.deepEqual(timeoutDecision(item({ clockAt: 0 }), 1000, { completionTimeoutMs: 1000, maxAttempts: 1 }), { action: 'deadLetter' });
+  });
+
+  it('a deferred item waits for its retry time, then is offered again (no attempt)', () => {
+    assert.deepEqual(timeoutDecision(item({ retryAt: 8000, attempts: 3 }), 7000, opts), { action: 'wait', dueAt: 8000 });
+    assert.deepEqual(timeoutDecision(item({ retryAt: 8000, attempts: 3 }), 8000, opts), { action: 'retry' });
+  });
+
+  it('does not run while every missing part is held under a live lease, however long that lasts', () => {
+    const held = item({ attempts: 3, expectedParts: ['artifact', 'result:cls'], acks: [ack('result:cls')], leases: [lease('artifact', 1_000_000)] });
+    assert.deepEqual(holdState(held, 50_000), { held: true, heldParts: ['artifact'], nextExpiryAt: 1_000_000 });
+    for (const now of [6_000, 60_000, 999_999]) assert.deepEqual(timeoutDecision(held, now, opts), { action: 'wait', dueAt: 1_000_000 }, `at ${now}`);
+    assert.deepEqual(doneParts(held, 50_000), ['artifact', 'result:cls'], 'held parts are named done: only parts nobody holds are produced again');
+  });
+
+  it('a lease that runs out brings the source back at once (no attempt), whatever the attempts', () => {
+    const lapsed = item({ attempts: 3, expectedParts: ['artifact', 'result:cls'], leases: [lease('artifact', 7000), lease('result:cls', 90_000)] });
+    assert.deepEqual(timeoutDecision(lapsed, 7000, opts), { action: 'leaseExpired', parts: ['artifact'] });
+    assert.deepEqual(doneParts(lapsed, 7000), ['result:cls'], 'the lapsed part is redone, the one still held is not');
+  });
+
+  it('with a part nobody holds the timer runs as usual (the held part is skipped when re-emitted)', () => {
+    const partly = item({ expectedParts: ['artifact', 'result:cls'], leases: [lease('artifact', 90_000)] });
+    assert.equal(holdState(partly, 5500).held, false);
+    assert.deepEqual(timeoutDecision(partly, 5500, opts), { action: 'wait', dueAt: 6000 });
+    assert.deepEqual(timeoutDecision(partly, 6000, opts), { action: 'reemit' });
+    assert.deepEqual(doneParts(partly, 6000), ['artifact']);
   });
 });
