@@ -24,6 +24,9 @@ import { removeStagingFile } from './staging.js';
 /** How soon the watcher offers a source again when its staging file was missing here. */
 export const STAGING_MISSING_RETRY_MS = 5_000;
 
+/** A held result line's lease beyond its batch window: the time to seal and upload the batch. */
+export const RESULT_HOLD_MARGIN_MS = 120_000;
+
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Best effort: the part a malformed message was about, so the watcher can close it. */
@@ -188,6 +191,11 @@ export class Intake {
     const windowMs = this.#ctx.settings().results.batchWindowMs;
     const windowStartMs = windowMs > 0 ? Math.floor(detectedMs / windowMs) * windowMs : detectedMs;
     const outcome = queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack });
-    if (await this.#policy.settle('results', outcome, ack)) this.#queued();
+    if (!(await this.#policy.settle('results', outcome, ack))) return;
+    // The line now waits up to batchWindowMs for its blob. Saying it is durably held frees the source's
+    // maxInFlight slot at the watcher meanwhile: without it a 60 s window let 100 files a minute through
+    // the whole suite (#20, the end-to-end stall). `uploaded` follows when the batch commits.
+    if (outcome.status === 'queued') this.#acks.hold(ack, windowMs + RESULT_HOLD_MARGIN_MS);
+    this.#queued();
   }
 }

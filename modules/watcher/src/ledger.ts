@@ -117,7 +117,10 @@ export class Ledger {
       setState: db.prepare('UPDATE items SET state = ?, finished_at = ? WHERE id = ?'),
       setItemPath: db.prepare('UPDATE items SET path = ?, size_bytes = ?, mtime_ms = ? WHERE id = ?'),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM items GROUP BY state'),
-      inFlight: db.prepare(`SELECT COUNT(*) AS n FROM items WHERE state = 'emitted'`),
+      // A source whose every missing part is held (durably accepted downstream, e.g. a result line waiting
+      // in the uploader's batch window) needs nothing more from the pipeline: it leaves its slot. Counting
+      // it capped the suite at maxInFlight per batch window (100 files a minute; #20).
+      inFlight: db.prepare(`SELECT COUNT(*) AS n FROM items WHERE state = 'emitted' AND held = 0`),
       pendingCount: db.prepare(`SELECT COUNT(*) AS n FROM items WHERE state = 'pending'`),
       prunable: db.prepare(
         `SELECT id FROM items WHERE state IN ('completed', 'deadLettered', 'gone') AND finished_at < ?
@@ -395,6 +398,10 @@ export class Ledger {
     return c;
   }
 
+  /**
+   * Emitted sources that still hold a `maxInFlight` slot: every emitted one except those whose
+   * missing parts are all held under a live lease (`heldCount()`).
+   */
   inFlight(): number {
     return (this.#s['inFlight']!.get() as { n: number }).n;
   }

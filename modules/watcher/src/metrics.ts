@@ -43,7 +43,7 @@ export function createWatcherMetrics(registry: Registry): WatcherMetrics {
     }),
     held: new Gauge({ name: 'edgeml_watcher_held_files', help: 'Files in flight whose every missing part a module holds under a live lease (the completion timer waits).', registers }),
     backlog: new Gauge({ name: 'edgeml_watcher_backlog_files', help: 'Files waiting: stage=unstable (being checked), hashing, pending (stable, waiting for an in-flight slot).', labelNames: ['stage'], registers }),
-    inFlight: new Gauge({ name: 'edgeml_watcher_in_flight_files', help: 'Files emitted and not yet completed.', registers }),
+    inFlight: new Gauge({ name: 'edgeml_watcher_in_flight_files', help: 'Files emitted and holding a maxInFlight slot (not completed; sources whose every missing part is held do not count).', registers }),
     backpressure: new Gauge({ name: 'edgeml_watcher_backpressure', help: '1 while maxInFlight holds pending files back.', registers }),
     detectionLatency: new Histogram({
       name: 'edgeml_watcher_detection_latency_seconds',

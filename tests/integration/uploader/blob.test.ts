@@ -49,8 +49,11 @@ describe('uploader → Azurite (blob sink)', function () {
     const t = await startApp(paths, { EDGEML_STORAGE_CONNECTION_STRING: azurite.connectionString }, { containerName: 'results', results: { batchMaxItems: 5, batchWindowMs: 600_000 } });
     try {
       for (let i = 0; i < 5; i++) await t.edge.deliver('results', resultMessage(i));
-      await waitFor(() => t.completions().length === 5, 20_000, 'five completions');
-      const names = new Set(t.completions().map((c) => c.blob?.name));
+      // Each line is announced `held` when queued, then `uploaded` when its batch is committed.
+      const uploaded = (): CompletionMessage[] => t.completions().filter((c) => c.outcome === 'uploaded');
+      await waitFor(() => uploaded().length === 5, 20_000, 'five completions');
+      assert.equal(t.completions().filter((c) => c.outcome === 'held').length, 5);
+      const names = new Set(uploaded().map((c) => c.blob?.name));
       assert.equal(names.size, 1);
       const name = [...names][0] ?? '';
       assert.match(name, /^dev-1\/results\/2026\/11\/24\/10\/20261124T100000Z-[0-9a-f]{16}\.jsonl$/);
