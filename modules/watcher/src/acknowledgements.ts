@@ -148,7 +148,11 @@ export class Acknowledgements {
     const { merge, item } = r;
     if (merge.verdict === 'completed') {
       this.#o.metrics.completed.inc();
-      this.#o.log.info({ id: item.id, path: item.path, parts: merge.expectedParts, attempts: item.attempts }, 'source completed');
+      if (item.failedPaths.length > 0) {
+        this.#o.metrics.lateCompletions.inc();
+        this.#o.log.info({ id: item.id, path: item.path, parts: merge.expectedParts, failedPaths: item.failedPaths }, 'a dead-lettered source completed after all; its inputs leave failed/');
+        await this.#o.dispositions.completeFromFailed(item);
+      } else this.#o.log.info({ id: item.id, path: item.path, parts: merge.expectedParts, attempts: item.attempts }, 'source completed');
       await this.#o.dispositions.afterCompletion(item);
       this.#o.wake();
       return 'completed';

@@ -24,6 +24,7 @@ import type { CompletionResult } from './acknowledgements.js';
 import type { HashFile } from './intake.js';
 import type { ScanSummary } from './inventory-scan.js';
 import { Reconciler } from './reconciler.js';
+import { REPROCESS_PAYLOAD_SCHEMA, type ReprocessReport, type ReprocessRequest } from './reprocess.js';
 
 export const WATCHER_MODULE_NAME = 'watcher';
 const INPUTS = MODULE_ENDPOINTS.watcher.inputs;
@@ -41,6 +42,8 @@ export interface WatcherAppOptions {
 export interface WatcherApp extends ModuleApp<WatcherConfig> {
   /** The `rescan` method: a full inventory now; resolves with its summary. */
   rescan(): Promise<ScanSummary>;
+  /** The `reprocess` method: dead letters back to the inbox, their ledger entries reset. */
+  reprocess(request: ReprocessRequest): Promise<ReprocessReport>;
 }
 
 /** Outcome of one `shareEvents` message. */
@@ -214,6 +217,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
         return Promise.resolve();
       });
       deps.edge.onMethod('rescan', jsonMethod({ schema: EMPTY_PAYLOAD_SCHEMA, logger: log, handler: () => app.rescan() }));
+      deps.edge.onMethod('reprocess', jsonMethod<ReprocessRequest>({ schema: REPROCESS_PAYLOAD_SCHEMA, logger: log, handler: (p) => app.reprocess(p) }));
       started = true;
       // Events before the first inventory, so nothing written while it walks goes unnoticed.
       await startSource(cfg);
@@ -255,6 +259,11 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
     rescan() {
       if (reconciler === undefined || stopping !== undefined) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is not running'));
       return reconciler.rescan();
+    },
+
+    reprocess(request) {
+      if (reconciler === undefined || stopping !== undefined) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is not running'));
+      return reconciler.reprocess(request);
     },
   };
   return app;

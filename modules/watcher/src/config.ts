@@ -4,6 +4,9 @@ import { compileGlobs } from './patterns.js';
 /** What happens to an input file once every expected part has been acknowledged. */
 export type AfterCompletionAction = 'keep' | 'move' | 'delete';
 
+/** Content dropped into the inbox again after it was dead-lettered: processed anew, or refused (moved to failed/ again). */
+export type DeadLetterRedropPolicy = 'process' | 'refuse';
+
 /**
  * The watcher's typed configuration (twin desired properties, after validation and defaults).
  * Durations in milliseconds, sizes in bytes; names carry their unit.
@@ -53,6 +56,12 @@ export interface WatcherConfig {
    * again is recognised and not emitted again; after it, it is a new file.
    */
   readonly ledgerRetentionMs: number;
+  /**
+   * The same content dropped into the inbox again after it was dead-lettered (the cause fixed):
+   * `process` resets its ledger entry and processes it anew; `refuse` moves it straight to
+   * `failed/` again with the earlier reasons (while the ledger remembers it, `ledgerRetentionMs`).
+   */
+  readonly deadLetterRedrop: DeadLetterRedropPolicy;
 }
 
 /** Defaults in one place; the schema below and the README table are generated from the same values. */
@@ -77,6 +86,7 @@ export const WATCHER_CONFIG_DEFAULTS = {
   maxTrackedFiles: 100_000,
   statusReportIntervalMs: 60_000,
   ledgerRetentionMs: 2_592_000_000,
+  deadLetterRedrop: 'process',
 } as const satisfies WatcherConfig;
 
 const globList = (def: readonly string[], minItems: number) => ({
@@ -125,6 +135,11 @@ export const WATCHER_CONFIG_SCHEMA = {
     maxTrackedFiles: int(WATCHER_CONFIG_DEFAULTS.maxTrackedFiles, 100, 10_000_000, 'Unstable candidates tracked at once.'),
     statusReportIntervalMs: int(WATCHER_CONFIG_DEFAULTS.statusReportIntervalMs, 1_000, 86_400_000, 'Period of the status reported property.'),
     ledgerRetentionMs: int(WATCHER_CONFIG_DEFAULTS.ledgerRetentionMs, 60_000, 315_360_000_000, 'Finished items without a file in the inbox are forgotten after this.'),
+    deadLetterRedrop: {
+      enum: ['process', 'refuse'],
+      default: WATCHER_CONFIG_DEFAULTS.deadLetterRedrop,
+      description: 'Content dropped again after a dead letter: process it anew, or refuse it (to failed/ again).',
+    },
   },
 } as const;
 

@@ -11,7 +11,7 @@ import { absoluteIn, relativePosix } from './inventory.js';
 import type { DeadLetterReason, ItemRecord, Ledger, PathRecord } from './ledger.js';
 import type { LimitedLog } from './limited-log.js';
 import type { WatcherMetrics } from './metrics.js';
-import { deadLetterFile, moveFile, moveToProcessed, type DeadLetterDocument } from './share-ops.js';
+import { deadLetterFile, freeDestination, inboxRelOf, moveFile, moveToProcessed, readDeadLetterRecord, type DeadLetterDocument } from './share-ops.js';
 
 export interface DispositionsOptions {
   readonly paths: DataPaths;
@@ -100,6 +100,47 @@ export class Dispositions {
     }
   }
 
+  /**
+   * A dead-lettered source completed after all (a late `uploaded`, e.g. after the uploader's
+   * `retryQuarantined`): its inputs leave `failed/` as the completion policy says — `keep` puts them
+   * back at their inbox path (a free name when taken; recorded so they are not hashed again), `move`
+   * into `processed/`, `delete` deletes them — and their `.error.json` records are removed.
+   */
+  async completeFromFailed(item: ItemRecord): Promise<void> {
+    const { failed, processed } = this.#o.paths;
+    const { afterCompletion: action, markerMode, markerSuffix } = this.#o.config();
+    for (const failedRel of item.failedPaths) {
+      const abs = absoluteIn(failed, failedRel);
+      const record = `${abs}.error.json`;
+      try {
+        const st = await lstat(abs).catch(() => undefined);
+        if (st?.isFile() === true) {
+          const rel = inboxRelOf(await readDeadLetterRecord(record), failedRel);
+          if (action === 'keep') {
+            const dest = await freeDestination(this.#o.inboxReal, rel, [markerSuffix]);
+            const destRel = relativePosix(this.#o.inboxReal, dest);
+            await this.#withPathLock(destRel, async () => {
+              await moveFile(abs, dest);
+              if (markerMode) await moveFile(abs + markerSuffix, dest + markerSuffix).catch(() => undefined);
+              const now = this.#o.now();
+              this.#o.ledger.recordStable([{ path: destRel, sizeBytes: st.size, mtimeMs: st.mtimeMs, id: item.id, detectedAt: item.detectedAt, stableAt: now }], now);
+            });
+          } else if (action === 'move') {
+            const dest = await moveToProcessed(processed, rel, abs);
+            if (markerMode) await moveFile(abs + markerSuffix, dest + markerSuffix).catch(() => undefined);
+          } else {
+            await rm(abs, { force: true });
+            if (markerMode) await rm(abs + markerSuffix, { force: true });
+          }
+        }
+        await rm(record, { force: true });
+        this.#o.ledger.removeFailedPath(item.id, failedRel);
+      } catch (err: unknown) {
+        this.#o.limited(`late:${failedRel}`, 'warn', { err, failedPath: failedRel, action }, 'a late-completed input could not leave failed/; it stays there');
+      }
+    }
+  }
+
   /** Dead-letters a source: an alert, then every inbox path holding it to failed/ with the reasons. */
   async deadLetter(item: ItemRecord): Promise<void> {
     const code = item.reasons[0]?.code ?? 'INTERNAL';
@@ -136,9 +177,11 @@ export class Dispositions {
     });
     if (rows.length === 0 && only === undefined) {
       // The input is gone from the inbox; the evidence still goes to failed/.
-      await deadLetterFile(failed, item.path, undefined, doc(item.path)).catch((err: unknown) =>
-        this.#o.limited(`dead:${item.path}`, 'error', { err, path: item.path }, 'could not write a dead-letter record'),
-      );
+      try {
+        this.#o.ledger.addFailedPath(item.id, relativePosix(failed, await deadLetterFile(failed, item.path, undefined, doc(item.path))));
+      } catch (err: unknown) {
+        this.#o.limited(`dead:${item.path}`, 'error', { err, path: item.path }, 'could not write a dead-letter record');
+      }
       return;
     }
     for (const row of rows) {
@@ -147,7 +190,10 @@ export class Dispositions {
         try {
           const dest = await deadLetterFile(failed, row.path, abs, doc(row.path));
           if (markerMode) await moveFile(abs + markerSuffix, dest + markerSuffix).catch(() => undefined);
-          this.#o.ledger.forgetPath(row.path);
+          this.#o.ledger.batch(() => {
+            this.#o.ledger.forgetPath(row.path);
+            this.#o.ledger.addFailedPath(item.id, relativePosix(failed, dest));
+          });
         } catch (err: unknown) {
           this.#o.limited(`dead:${row.path}`, 'error', { err, path: row.path }, 'could not move a dead-lettered input to failed/; retried on the next inventory');
         }

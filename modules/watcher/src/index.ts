@@ -7,6 +7,7 @@ export {
   parseWatcherConfig,
   type WatcherConfig,
   type AfterCompletionAction,
+  type DeadLetterRedropPolicy,
 } from './config.js';
 export { createPathFilter, compileGlobs, type PathFilter, type PathFilterOptions, type FilterVerdict, type FilterReason } from './patterns.js';
 export { StabilityTracker, checkIntervalMs, type StabilityOptions, type StabilityVerdict, type FileObservation } from './stability.js';
@@ -45,6 +46,8 @@ export { Emission, type EmissionOptions } from './emission.js';
 export { Intake, type IntakeOptions, type Candidate, type HashFile } from './intake.js';
 export { InventoryScan, type InventoryScanOptions, type ScanSummary } from './inventory-scan.js';
 export { createLimitedLog, type LimitedLog } from './limited-log.js';
+export { Reprocessor, REPROCESS_PAYLOAD_SCHEMA, type ReprocessorOptions, type ReprocessRequest, type ReprocessReport, type ReprocessEntry, type ReprocessOutcome } from './reprocess.js';
+export { listDeadLetters, readDeadLetterRecord, inboxRelOf, RECORD_SUFFIX, type DeadLetterRecord, type DeadLetterEntry } from './share-ops.js';
 export { watcherStatus, updateGauges, type StatusSources } from './status.js';
 export { createWatcherMetrics, type WatcherMetrics } from './metrics.js';
 export { WATCHER_ERROR_CODES } from './errors.js';

@@ -243,7 +243,7 @@ export class Intake {
   }
 
   async #record(files: StableFile[]): Promise<void> {
-    const outcomes = this.#o.ledger.recordStable(files, this.#o.now());
+    const outcomes = this.#o.ledger.recordStable(files, this.#o.now(), { reviveDeadLettered: this.#config.deadLetterRedrop === 'process' });
     for (const [i, r] of outcomes.entries()) {
       const f = files[i]!;
       this.candidates.forget(f.path);
@@ -253,7 +253,11 @@ export class Intake {
         continue;
       }
       this.#o.metrics.detected.inc({ kind: kindOf(f.path) });
-      this.#o.log.debug({ id: r.item.id, path: f.path, outcome: r.outcome }, 'stable file recorded');
+      if (r.outcome === 'revived' && r.revivedFrom === 'deadLettered') {
+        this.#o.metrics.reprocessed.inc({ via: 'redrop' });
+        this.#o.log.info({ id: r.item.id, path: f.path }, 'dead-lettered content dropped again: processed anew (deadLetterRedrop process)');
+      } else if (r.item.reprocessed > 0 && r.outcome === 'revived') this.#o.log.info({ id: r.item.id, path: f.path, reprocessed: r.item.reprocessed }, 'content seen before is processed anew');
+      else this.#o.log.debug({ id: r.item.id, path: f.path, outcome: r.outcome }, 'stable file recorded');
     }
   }
 

@@ -64,9 +64,11 @@ export function unionParts(expected: readonly string[], ackExpectedParts: readon
  * Merges one acknowledgement into what is known of an item. Expected parts are the union of every
  * acknowledgement's list (producers state what they expect; a dead-lettering transformer says
  * `['transform']`). The first outcome recorded for a part stands, except that `deadLettered`
- * overrides `uploaded`: a part someone quarantined must reach an operator.
+ * overrides `uploaded`: a part someone quarantined must reach an operator. With
+ * `supersedeDeadLetter` (a source already dead-lettered), an `uploaded` from the module that
+ * dead-lettered the part replaces that dead letter: the module retried it and it succeeded.
  */
-export function mergeAck(current: AckSnapshot, ack: PartAck, ackExpectedParts: readonly string[]): AckMerge {
+export function mergeAck(current: AckSnapshot, ack: PartAck, ackExpectedParts: readonly string[], options: { readonly supersedeDeadLetter?: boolean } = {}): AckMerge {
   const expected = unionParts(current.expectedParts, ackExpectedParts, ack.part);
   let changed = expected.length !== current.expectedParts.length;
   const acks = [...current.acks];
@@ -76,6 +78,9 @@ export function mergeAck(current: AckSnapshot, ack: PartAck, ackExpectedParts: r
     acks.push(ack);
     changed = true;
   } else if (acks[i]!.outcome === 'uploaded' && ack.outcome === 'deadLettered') {
+    acks[i] = ack;
+    changed = true;
+  } else if (options.supersedeDeadLetter === true && acks[i]!.outcome === 'deadLettered' && ack.outcome === 'uploaded' && acks[i]!.module === ack.module) {
     acks[i] = ack;
     changed = true;
   } else {

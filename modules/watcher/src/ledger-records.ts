@@ -79,7 +79,10 @@ export interface StableFile {
 }
 
 /** `revived`: content seen before (gone, or dead-lettered and dropped again) that is processed anew. */
-export type RecordOutcome = { readonly outcome: 'new' | 'revived'; readonly item: ItemRecord } | { readonly outcome: 'known'; readonly item: ItemRecord };
+export type RecordOutcome =
+  | { readonly outcome: 'new'; readonly item: ItemRecord }
+  | { readonly outcome: 'revived'; readonly item: ItemRecord; readonly revivedFrom: 'gone' | 'deadLettered' }
+  | { readonly outcome: 'known'; readonly item: ItemRecord };
 
 /** An acknowledgement as the ledger takes it (any outcome). */
 export interface IncomingAck {

@@ -113,6 +113,12 @@ export class Ledger {
       deleteExpiredLeases: db.prepare('DELETE FROM leases WHERE id = ? AND expires_at <= ?'),
       setHold: db.prepare('UPDATE items SET held = @held, lease_expiry = @expiry, clock_at = COALESCE(@clock, clock_at), retry_at = CASE WHEN @held = 1 THEN NULL ELSE retry_at END WHERE id = @id'),
       leaseRanOut: db.prepare(`UPDATE items SET lease_expiries = lease_expiries + @n, sent = 0, retry_at = NULL, last_emitted_at = @now, clock_at = @now WHERE id = @id`),
+      setFailedPaths: db.prepare('UPDATE items SET failed_paths = ? WHERE id = ?'),
+      // Reprocessing: back to `gone` with a clean slate, so the content found again becomes a new pending item.
+      reset: db.prepare(
+        `UPDATE items SET state = 'gone', finished_at = @now, attempts = 0, sent = 0, expected_parts = '[]', reasons = '[]', retry_at = NULL, deferrals = 0,
+         deferral = NULL, held = 0, lease_expiry = NULL, failed_paths = '[]', reprocessed = reprocessed + 1 WHERE id = @id`,
+      ),
       finish: db.prepare('UPDATE items SET state = ?, finished_at = ?, reasons = ?, retry_at = NULL, held = 0, lease_expiry = NULL WHERE id = ?'),
       setState: db.prepare('UPDATE items SET state = ?, finished_at = ? WHERE id = ?'),
       setItemPath: db.prepare('UPDATE items SET path = ?, size_bytes = ?, mtime_ms = ? WHERE id = ?'),
@@ -185,9 +191,11 @@ export class Ledger {
 
   /**
    * Records stable, hashed files in one transaction: the path's inventory row, and a new `pending`
-   * item for content never seen (or seen and `gone`). Known content is not emitted again.
+   * item for content never seen (or seen and `gone`). Known content is not emitted again, except
+   * dead-lettered content when `reviveDeadLettered` (the twin's `deadLetterRedrop: process`): it is
+   * reset and processed anew.
    */
-  recordStable(files: readonly StableFile[], nowMs: number): RecordOutcome[] {
+  recordStable(files: readonly StableFile[], nowMs: number, options: { readonly reviveDeadLettered?: boolean } = {}): RecordOutcome[] {
     const tx = this.#db.transaction((batch: readonly StableFile[]) =>
       batch.map((f): RecordOutcome => {
         this.#s['upsertPath']!.run(f.path, f.sizeBytes, f.mtimeMs, f.id, nowMs);
@@ -196,10 +204,12 @@ export class Ledger {
           this.#s['insertItem']!.run(f.id, f.path, f.sizeBytes, f.mtimeMs, f.detectedAt, f.stableAt);
           return { outcome: 'new', item: this.#mustItem(f.id) };
         }
-        if (existing.state === 'gone') {
+        const redrop = existing.state === 'deadLettered' && options.reviveDeadLettered === true;
+        if (redrop) this.#reset(f.id, nowMs);
+        if (existing.state === 'gone' || redrop) {
           this.#s['deleteLeases']!.run(f.id);
           this.#s['revive']!.run(f.path, f.sizeBytes, f.mtimeMs, f.stableAt, f.id);
-          return { outcome: 'revived', item: this.#mustItem(f.id) };
+          return { outcome: 'revived', item: this.#mustItem(f.id), revivedFrom: redrop ? 'deadLettered' : 'gone' };
         }
         return { outcome: 'known', item: existing };
       }),
@@ -305,6 +315,7 @@ export class Ledger {
     const tx = this.#db.transaction((): AckResult => {
       const item = this.getItem(id);
       if (item === undefined) return { result: 'unknown' };
+      if (item.state === 'deadLettered' && ack.outcome === 'uploaded') return this.#lateUpload(item, { ...ack, outcome: ack.outcome }, expectedParts);
       if (item.state === 'completed' || item.state === 'deadLettered') return { result: 'alreadyFinal', item };
       if (ack.outcome === 'deferred') return this.#defer(item, ack, retryAfterMs);
       if (ack.outcome === 'held') return this.#hold(item, ack, expectedParts);
@@ -354,6 +365,56 @@ export class Ledger {
       this.#finish(id, 'deadLettered', reasons, ack.at);
     } else this.#refreshHold(id, ack.at);
     return { result: 'merged', merge, item: this.#mustItem(id) };
+  }
+
+  /**
+   * An `uploaded` for a dead-lettered source (the uploader retried a quarantined part, or a part
+   * uploaded after the watcher gave up): recorded, replacing the same module's dead letter of that
+   * part; when every expected part is then uploaded the source completes after all.
+   */
+  #lateUpload(item: ItemRecord, ack: PartAck, expectedParts: readonly string[]): AckResult {
+    const merge = mergeAck(item, ack, expectedParts, { supersedeDeadLetter: true });
+    if (!merge.changed) return { result: 'alreadyFinal', item };
+    this.#s['setParts']!.run(JSON.stringify(merge.expectedParts), item.id);
+    this.#s['upsertAck']!.run(item.id, ack.part, ack.outcome, ack.module, ack.code ?? null, ack.reason ?? null, ack.at);
+    if (merge.verdict !== 'completed') return { result: 'alreadyFinal', item: this.#mustItem(item.id) };
+    this.#s['finish']!.run('completed', ack.at, '[]', item.id);
+    return { result: 'merged', merge, item: this.#mustItem(item.id) };
+  }
+
+  /** Notes where a dead-lettered input (or its record alone) went, relative to `failed/`. */
+  addFailedPath(id: string, failedRel: string): void {
+    const item = this.getItem(id);
+    if (item === undefined || item.failedPaths.includes(failedRel)) return;
+    this.#s['setFailedPaths']!.run(JSON.stringify([...item.failedPaths, failedRel]), id);
+  }
+
+  /** The input at `failedRel` left `failed/` (reprocessed, or handled after a late completion). */
+  removeFailedPath(id: string, failedRel: string): void {
+    const item = this.getItem(id);
+    if (item === undefined || !item.failedPaths.includes(failedRel)) return;
+    this.#s['setFailedPaths']!.run(JSON.stringify(item.failedPaths.filter((p) => p !== failedRel)), id);
+  }
+
+  /**
+   * Resets a finished item for reprocessing: state `gone`, no attempts, acknowledgements, leases or
+   * reasons, so the same content found in the inbox again is a new pending item. Returns false when
+   * the item is unknown or still in the pipeline (pending or in flight: nothing to reset).
+   */
+  resetForReprocess(id: string, nowMs: number): boolean {
+    const tx = this.#db.transaction(() => {
+      const item = this.getItem(id);
+      if (item === undefined || item.state === 'pending' || item.state === 'emitted') return false;
+      this.#reset(id, nowMs);
+      return true;
+    });
+    return tx();
+  }
+
+  #reset(id: string, nowMs: number): void {
+    this.#s['deleteAcks']!.run(id);
+    this.#s['deleteLeases']!.run(id);
+    this.#s['reset']!.run({ now: nowMs, id });
   }
 
   #finish(id: string, state: 'completed' | 'deadLettered', reasons: readonly DeadLetterReason[], nowMs: number): void {

@@ -11,6 +11,8 @@ export interface WatcherMetrics {
   readonly completions: Counter<'result'>;
   readonly deferred: Counter<'code'>;
   readonly leaseExpiries: Counter;
+  readonly lateCompletions: Counter;
+  readonly reprocessed: Counter<'via'>;
   readonly held: Gauge;
   readonly backlog: Gauge<'stage'>;
   readonly inFlight: Gauge;
@@ -39,6 +41,17 @@ export function createWatcherMetrics(registry: Registry): WatcherMetrics {
     leaseExpiries: new Counter({
       name: 'edgeml_watcher_lease_expiries_total',
       help: 'Leases that ran out because their holder stopped renewing (the source is offered again for the parts nobody holds).',
+      registers,
+    }),
+    lateCompletions: new Counter({
+      name: 'edgeml_watcher_late_completions_total',
+      help: 'Dead-lettered sources that completed after all (every part uploaded later, e.g. after the uploader retried its quarantine).',
+      registers,
+    }),
+    reprocessed: new Counter({
+      name: 'edgeml_watcher_reprocessed_total',
+      help: 'Dead letters reprocessed: via=method (the reprocess method) or via=redrop (the same content dropped again, deadLetterRedrop process).',
+      labelNames: ['via'],
       registers,
     }),
     held: new Gauge({ name: 'edgeml_watcher_held_files', help: 'Files in flight whose every missing part a module holds under a live lease (the completion timer waits).', registers }),

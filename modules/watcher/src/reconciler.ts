@@ -22,6 +22,7 @@ import { InventoryScan, type ScanSummary } from './inventory-scan.js';
 import type { Ledger } from './ledger.js';
 import { createLimitedLog, type LimitedLog } from './limited-log.js';
 import type { WatcherMetrics } from './metrics.js';
+import { Reprocessor, type ReprocessReport, type ReprocessRequest } from './reprocess.js';
 import { updateGauges, watcherStatus, type StatusSources } from './status.js';
 
 export interface ReconcilerOptions {
@@ -52,6 +53,7 @@ export class Reconciler {
   readonly #timer: CompletionTimer;
   readonly #emission: Emission;
   readonly #acks: Acknowledgements;
+  readonly #reprocessor: Reprocessor;
   readonly #status: StatusSources;
   #wake: (() => void) | undefined;
   #wakePending = false;
@@ -88,6 +90,7 @@ export class Reconciler {
     this.#scan = new InventoryScan({ inboxReal: options.inboxReal, ledger, intake: this.#intake, dispositions, log, limited, metrics, now, config, wake });
     this.#timer = new CompletionTimer({ ledger, dispositions, log, metrics, now, config, signal });
     this.#acks = new Acknowledgements({ ledger, dispositions, log, limited, metrics, now, wake });
+    this.#reprocessor = new Reprocessor({ paths, inboxReal: options.inboxReal, ledger, log, metrics, now, config, hint: (abs) => this.hint(abs) });
     this.#status = { paths, ledger, intake: this.#intake, emission: this.#emission, scan: this.#scan, metrics, config };
   }
 
@@ -127,6 +130,12 @@ export class Reconciler {
   /** See {@link Acknowledgements.handle}. */
   handleCompletion(msg: CompletionMessage): Promise<CompletionResult> {
     return this.#acks.handle(msg);
+  }
+
+  /** See {@link Reprocessor.reprocess}. */
+  reprocess(request: ReprocessRequest): Promise<ReprocessReport> {
+    if (this.#stop.signal.aborted) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is stopping'));
+    return this.#reprocessor.reprocess(request);
   }
 
   status(): Record<string, unknown> {

@@ -3,11 +3,14 @@
  * `failed/`, completed inputs to `processed/` or deleted. Every destination is computed inside its
  * root from an inbox-relative path, never from message text.
  */
-import { lstat } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EdgeMLError, isWithin, moveFile, writeFileAtomic } from '@edgeml/shared';
 
 export { moveFile };
+
+/** What a dead-letter record's name adds to its input's. */
+export const RECORD_SUFFIX = '.error.json';
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -55,8 +58,8 @@ export interface DeadLetterDocument {
  * new path. Without `inboxAbs` (the input is gone) only the record is written.
  */
 export async function deadLetterFile(failedRoot: string, rel: string, inboxAbs: string | undefined, doc: DeadLetterDocument): Promise<string> {
-  const dest = await freeDestination(failedRoot, rel, ['.error.json']);
-  await writeFileAtomic(`${dest}.error.json`, `${JSON.stringify({ ...doc, failedPath: path.relative(failedRoot, dest).split(path.sep).join('/') }, null, 2)}\n`);
+  const dest = await freeDestination(failedRoot, rel, [RECORD_SUFFIX]);
+  await writeFileAtomic(`${dest}${RECORD_SUFFIX}`, `${JSON.stringify({ ...doc, failedPath: path.relative(failedRoot, dest).split(path.sep).join('/') }, null, 2)}\n`);
   if (inboxAbs !== undefined) await moveFile(inboxAbs, dest);
   return dest;
 }
@@ -66,4 +69,78 @@ export async function moveToProcessed(processedRoot: string, rel: string, inboxA
   const dest = await freeDestination(processedRoot, rel);
   await moveFile(inboxAbs, dest);
   return dest;
+}
+
+/** A dead-letter record (`<input>.error.json`) as read back from `failed/`. */
+export interface DeadLetterRecord {
+  readonly code?: string;
+  readonly source?: string;
+  readonly id?: string;
+  readonly deadLetteredAt?: string;
+}
+
+/** Reads a dead-letter record; undefined when it is absent or not a JSON object (the share is user-writable). */
+export async function readDeadLetterRecord(recordPath: string): Promise<DeadLetterRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(recordPath, 'utf8');
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+    const o = doc as Record<string, unknown>;
+    const str = (k: string): Record<string, string> => (typeof o[k] === 'string' ? { [k]: o[k] } : {});
+    return { ...str('code'), ...str('source'), ...str('id'), ...str('deadLetteredAt') };
+  } catch {
+    // Edited into something that is not JSON: the input can still be reprocessed, by its location.
+    return undefined;
+  }
+}
+
+/**
+ * The inbox-relative path an input came from: the record's `source` (`inbox/<path>`, relative to
+ * the share) when it is a plain relative path inside the inbox, else `fallbackRel` (its path in
+ * `failed/`, which mirrors the inbox).
+ */
+export function inboxRelOf(record: DeadLetterRecord | undefined, fallbackRel: string, inboxPrefix = 'inbox'): string {
+  const source = record?.source;
+  if (source === undefined || !source.startsWith(`${inboxPrefix}/`)) return fallbackRel;
+  const rel = source.slice(inboxPrefix.length + 1);
+  const parts = rel.split('/');
+  const plain = rel.length > 0 && !rel.includes('\u0000') && !rel.includes('\\') && parts.every((p) => p !== '' && p !== '.' && p !== '..');
+  return plain ? rel : fallbackRel;
+}
+
+/** One dead letter found in `failed/`: where its input is (relative to `failed/`) and its record. */
+export interface DeadLetterEntry {
+  readonly failedPath: string;
+  readonly record: DeadLetterRecord | undefined;
+}
+
+/** Every dead-letter record under `failedRoot` (depth-first, symlinks not followed), at most `limit`. */
+export async function listDeadLetters(failedRoot: string, limit = 100_000): Promise<DeadLetterEntry[]> {
+  const out: DeadLetterEntry[] = [];
+  const stack = [failedRoot];
+  while (stack.length > 0 && out.length < limit) {
+    const dir = stack.pop()!;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const e of entries) {
+      const abs = path.join(dir, e.name);
+      if (e.isDirectory()) stack.push(abs);
+      else if (e.isFile() && e.name.endsWith(RECORD_SUFFIX) && out.length < limit) {
+        const input = abs.slice(0, abs.length - RECORD_SUFFIX.length);
+        out.push({ failedPath: path.relative(failedRoot, input).split(path.sep).join('/'), record: await readDeadLetterRecord(abs) });
+      }
+    }
+  }
+  return out;
 }
