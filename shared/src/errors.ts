@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   SINK_CONFLICT: 'The sink already holds different content under the same name.',
   QUOTA_EXCEEDED: 'An upload quota is full: a new item is deferred (rejectNew) or the oldest queued ones are dropped (evictOldest); also an item larger than the whole quota.',
   OVERLOADED: "A module's work queue is full; the item is deferred and offered again later.",
+  DISK_LOW: 'Free space on the data volume is below its watermark: intake defers until it is back above.',
   STATE_CORRUPT: 'Durable state could not be read back.',
   TIMEOUT: 'An operation did not finish within its deadline.',
   ABORTED: 'An operation was cancelled because the module is stopping.',

@@ -1,33 +1,27 @@
+/**
+ * The watcher's composition root: the durable ledger, the reconciler (the pipeline from inbox to
+ * `files`), the disk budget, chokidar events as hints, the inputs, the methods and the `status`
+ * reported property, wired together. No logic of its own beyond the lifecycle.
+ */
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  createRepeatLimiter,
-  EdgeMLError,
-  EMPTY_PAYLOAD_SCHEMA,
-  errorCode,
-  errorMessage,
-  isWithin,
-  jsonMethod,
-  MODULE_ENDPOINTS,
-  parseMessage,
-  parseShareFileEvent,
-  SCHEMAS,
-  sendAlert,
-  type IncomingMessage,
-  type ModuleApp,
-  type ModuleDeps, sha256File } from '@edgeml/shared';
+import { EdgeMLError, EMPTY_PAYLOAD_SCHEMA, errorMessage, jsonMethod, sha256File, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import { createChokidarSource, type EventSource } from './chokidar-source.js';
 import type { WatcherConfig } from './config.js';
-import { Ledger } from './ledger.js';
-import { createWatcherMetrics } from './metrics.js';
-import type { CompletionResult } from './acknowledgements.js';
+import { DiskBudget, statVolume, type StatVolume } from './disk-budget.js';
+import { Inputs } from './inputs.js';
 import type { HashFile } from './intake.js';
 import type { ScanSummary } from './inventory-scan.js';
+import { Ledger } from './ledger.js';
+import { createLimitedLog } from './limited-log.js';
+import { createWatcherMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
+import { ReportedStatus } from './reported-status.js';
 import { REPROCESS_PAYLOAD_SCHEMA, type ReprocessReport, type ReprocessRequest } from './reprocess.js';
 
 export const WATCHER_MODULE_NAME = 'watcher';
-const INPUTS = MODULE_ENDPOINTS.watcher.inputs;
+
+export type { ShareEventResult } from './inputs.js';
 
 /** Test seams; production uses the defaults. */
 export interface WatcherAppOptions {
@@ -37,6 +31,8 @@ export interface WatcherAppOptions {
   readonly ledgerFile?: string;
   /** Filesystem events on (default) or off (inventory only: what a lost-event share looks like). */
   readonly events?: boolean;
+  /** Size and free space of the data volume. Default: `statfs(2)`. */
+  readonly statVolume?: StatVolume;
 }
 
 export interface WatcherApp extends ModuleApp<WatcherConfig> {
@@ -46,50 +42,44 @@ export interface WatcherApp extends ModuleApp<WatcherConfig> {
   reprocess(request: ReprocessRequest): Promise<ReprocessReport>;
 }
 
-/** Outcome of one `shareEvents` message. */
-export type ShareEventResult = 'checking' | 'refused' | 'invalid';
-
 /**
  * Builds the watcher: the reconciler over a durable ledger, chokidar events as hints, inputs
- * `completed` and `shareEvents`, the `rescan` method and a periodic `status` reported property.
+ * `completed` and `shareEvents`, the methods `rescan` and `reprocess`, a disk budget, and a
+ * periodic `status` reported property.
  */
 export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = {}): WatcherApp {
   const log = deps.logger.child({ component: 'watcher' });
+  const limited = createLimitedLog(log);
   const metrics = createWatcherMetrics(deps.registry);
-  const limiter = createRepeatLimiter(60_000);
   const nowMs = (): number => deps.now().getTime();
   let config: WatcherConfig | undefined;
   let ledger: Ledger | undefined;
   let reconciler: Reconciler | undefined;
   let source: EventSource | undefined;
-  let statusTimer: NodeJS.Timeout | undefined;
   let started = false;
   let stopping: Promise<void> | undefined;
-  const handlers = new Set<Promise<unknown>>();
 
-  const reportStatus = (): void => {
-    if (reconciler === undefined || stopping !== undefined) return;
-    const s = reconciler.status();
-    const patch = {
-      status: {
-        items: s['items'],
-        inFlight: s['inFlight'],
-        backpressure: s['backpressure'],
-        unstable: s['unstable'],
-        lastInventoryAt: (s['lastInventory'] as { at?: string } | null)?.at ?? null,
-        at: deps.now().toISOString(),
-      },
-    };
-    deps.edge.updateReported(patch).catch((err: unknown) => {
-      if (limiter('report').log) log.warn({ err }, 'could not report status');
-    });
+  const running = (): Reconciler | undefined => (stopping === undefined ? reconciler : undefined);
+  const mustConfig = (): WatcherConfig => {
+    if (config === undefined) throw new EdgeMLError('CONFIG_INVALID', 'start() before configure()');
+    return config;
   };
-
-  const startStatusTimer = (cfg: WatcherConfig): void => {
-    if (statusTimer !== undefined) clearInterval(statusTimer);
-    statusTimer = setInterval(reportStatus, cfg.statusReportIntervalMs);
-    statusTimer.unref();
-  };
+  const reported = new ReportedStatus({ edge: deps.edge, log, now: deps.now, read: () => (running() === undefined ? undefined : app.status()) });
+  const disk = new DiskBudget({
+    paths: deps.paths,
+    statVolume: options.statVolume ?? statVolume,
+    edge: deps.edge,
+    log,
+    limited,
+    metrics,
+    now: nowMs,
+    config: mustConfig,
+    onChange: () => {
+      reconciler?.wake();
+      reported.report();
+    },
+  });
+  const inputs = new Inputs({ paths: deps.paths, edge: deps.edge, log, metrics, now: deps.now, reconciler: running });
 
   /**
    * (Re)starts the event source. Not awaited to `ready`: chokidar walks the whole tree first
@@ -99,85 +89,19 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
     const previous = source;
     source = undefined;
     await previous?.close();
-    if (options.events === false || !cfg.useEvents || reconciler === undefined || stopping !== undefined) return;
-    const r = reconciler;
-    const started = nowMs();
+    const r = running();
+    if (options.events === false || !cfg.useEvents || r === undefined) return;
+    const startedAt = nowMs();
     const next = createChokidarSource({
       root: r.inboxReal,
       usePolling: cfg.usePolling,
       pollingIntervalMs: cfg.pollingIntervalMs,
       onPath: (p) => r.hint(p),
       onRemoved: (p) => r.hint(p),
-      onError: (err) => {
-        const { log: yes, suppressed } = limiter('chokidar');
-        if (yes) log.warn({ err, suppressed }, 'filesystem events error; the inventory still finds every file');
-      },
+      onError: (err) => limited('chokidar', 'warn', { err }, 'filesystem events error; the inventory still finds every file'),
     });
     source = next;
-    void next.ready.then(() => log.info({ usePolling: cfg.usePolling, readyMs: nowMs() - started }, 'filesystem events ready'));
-  };
-
-  /** Every input handler ends in one outcome; nothing here throws. */
-  const rejectInput = (input: string, err: unknown): void => {
-    const code = errorCode(err);
-    metrics.inputRejected.inc({ input, code });
-    const { log: yes, suppressed } = limiter(`reject:${input}:${code}`);
-    if (!yes) return;
-    const problems = (err as EdgeMLError).details?.['problems'];
-    log.warn({ input, code, problems, suppressed }, `${input} message rejected: ${errorMessage(err).slice(0, 500)}`);
-    void sendAlert(deps.edge, log, { severity: 'warning', code, message: `malformed message on input ${input}: ${errorMessage(err).slice(0, 1000)}`, details: { input, suppressed } }, deps.now);
-  };
-
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    handlers.add(p);
-    void p.finally(() => handlers.delete(p));
-    return p;
-  };
-
-  const onCompleted = async (msg: IncomingMessage): Promise<CompletionResult | 'invalid' | 'notRecorded'> => {
-    let completion;
-    try {
-      completion = parseMessage(msg.body, SCHEMAS.completion);
-    } catch (err: unknown) {
-      rejectInput(INPUTS.completed, err);
-      return 'invalid';
-    }
-    if (reconciler === undefined || stopping !== undefined) {
-      log.warn({ id: completion.id, part: completion.part }, 'completion arrived while stopping; not recorded (the file is re-emitted after its timeout)');
-      return 'notRecorded';
-    }
-    try {
-      const result = await reconciler.handleCompletion(completion);
-      metrics.completions.inc({ result });
-      if (result === 'unknownId') {
-        if (limiter('unknown-id').log) log.warn({ id: completion.id, part: completion.part, module: completion.module }, 'completion for a content id this watcher never emitted; ignored');
-      } else {
-        log.debug({ id: completion.id, part: completion.part, outcome: completion.outcome, result }, 'completion recorded');
-      }
-      return result;
-    } catch (err: unknown) {
-      log.error({ err, id: completion.id, part: completion.part }, 'completion could not be recorded; the file is re-emitted after its timeout');
-      return 'notRecorded';
-    }
-  };
-
-  const onShareEvent = (msg: IncomingMessage): ShareEventResult => {
-    let event;
-    try {
-      event = parseShareFileEvent(msg.body);
-    } catch (err: unknown) {
-      rejectInput(INPUTS.shareEvents, err);
-      return 'invalid';
-    }
-    const rel = event.ShareRelativeFilePath.replace(/\\/g, '/').replace(/^\/+/, '');
-    const abs = path.resolve(deps.paths.share, rel);
-    if (rel.includes('\u0000') || !isWithin(deps.paths.inbox, abs) || abs === deps.paths.inbox) {
-      rejectInput(INPUTS.shareEvents, new EdgeMLError('PATH_OUTSIDE_ROOT', `FileEvent path ${JSON.stringify(rel.slice(0, 200))} is not inside the inbox (paths are relative to the share root)`));
-      return 'refused';
-    }
-    log.debug({ changeType: event.ChangeType, path: rel, share: event.ShareName }, 'share event; checking the path');
-    reconciler?.hint(path.join(reconciler.inboxReal, path.relative(deps.paths.inbox, abs)));
-    return 'checking';
+    void next.ready.then(() => log.info({ usePolling: cfg.usePolling, readyMs: nowMs() - startedAt }, 'filesystem events ready'));
   };
 
   const app: WatcherApp = {
@@ -185,17 +109,17 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
       config = next;
       if (!started || reconciler === undefined) return;
       reconciler.configure(next);
+      disk.reconfigure();
       if (previous === undefined || previous.useEvents !== next.useEvents || previous.usePolling !== next.usePolling || previous.pollingIntervalMs !== next.pollingIntervalMs) {
         await startSource(next);
       }
-      if (previous?.statusReportIntervalMs !== next.statusReportIntervalMs) startStatusTimer(next);
+      if (previous?.statusReportIntervalMs !== next.statusReportIntervalMs) reported.every(next.statusReportIntervalMs);
       log.info({ include: next.include, exclude: next.exclude, markerMode: next.markerMode, afterCompletion: next.afterCompletion }, 'watcher configuration in force');
     },
 
     async start() {
       if (started) return;
-      if (config === undefined) throw new EdgeMLError('CONFIG_INVALID', 'start() before configure()');
-      const cfg = config;
+      const cfg = mustConfig();
       for (const dir of [deps.paths.inbox, deps.paths.failed, deps.paths.processed]) await mkdir(dir, { recursive: true });
       const inboxReal = await realpath(deps.paths.inbox);
       ledger = Ledger.open(options.ledgerFile ?? path.join(deps.paths.state(WATCHER_MODULE_NAME), 'ledger.sqlite'));
@@ -209,31 +133,31 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
         now: nowMs,
         hashFile: options.hashFile ?? sha256File,
         config: cfg,
-        onBackpressure: () => reportStatus(),
+        intakeOpen: () => disk.intakeOpen,
+        onBackpressure: () => reported.report(),
       });
-      deps.edge.onInput(INPUTS.completed, (msg) => track(onCompleted(msg)).then(() => undefined));
-      deps.edge.onInput(INPUTS.shareEvents, (msg) => {
-        onShareEvent(msg);
-        return Promise.resolve();
-      });
+      inputs.register();
       deps.edge.onMethod('rescan', jsonMethod({ schema: EMPTY_PAYLOAD_SCHEMA, logger: log, handler: () => app.rescan() }));
       deps.edge.onMethod('reprocess', jsonMethod<ReprocessRequest>({ schema: REPROCESS_PAYLOAD_SCHEMA, logger: log, handler: (p) => app.reprocess(p) }));
       started = true;
+      // The watermark is known before the first emission.
+      await disk.start();
       // Events before the first inventory, so nothing written while it walks goes unnoticed.
       await startSource(cfg);
       reconciler.start();
-      startStatusTimer(cfg);
-      reportStatus();
+      reported.every(cfg.statusReportIntervalMs);
+      reported.report();
       log.info({ inbox: deps.paths.inbox, ledger: ledger.file }, 'watcher started');
     },
 
     stop(signal) {
       stopping ??= (async () => {
-        if (statusTimer !== undefined) clearInterval(statusTimer);
+        reported.stop();
+        disk.stop();
         await source?.close();
         await reconciler?.stop(signal);
         const deadline = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-        await Promise.race([Promise.allSettled([...handlers]), deadline]);
+        await Promise.race([Promise.allSettled(inputs.pending()), deadline]);
         ledger?.close();
       })();
       return stopping;
@@ -242,7 +166,17 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
     status() {
       if (reconciler === undefined) return { state: 'starting' };
       try {
-        return { state: stopping === undefined ? 'running' : 'stopping', ...reconciler.status() };
+        const s = reconciler.status();
+        const staging = disk.staging();
+        return {
+          state: stopping === undefined ? 'running' : 'stopping',
+          ...s,
+          // Staging in counts too, so the runtime's per-module line shows it beside the file counts.
+          counts: { ...(s['counts'] as Record<string, number>), stagingFiles: staging?.files ?? 0, stagingBytes: staging?.bytes ?? 0 },
+          intakeDeferred: !disk.intakeOpen,
+          disk: disk.status(),
+          staging,
+        };
       } catch (err: unknown) {
         // The ledger is closed once stopped; a status call racing the stop still gets an answer.
         return { state: 'stopped', error: errorMessage(err) };
@@ -257,13 +191,15 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
     },
 
     rescan() {
-      if (reconciler === undefined || stopping !== undefined) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is not running'));
-      return reconciler.rescan();
+      const r = running();
+      if (r === undefined) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is not running'));
+      return r.rescan();
     },
 
     reprocess(request) {
-      if (reconciler === undefined || stopping !== undefined) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is not running'));
-      return reconciler.reprocess(request);
+      const r = running();
+      if (r === undefined) return Promise.reject(new EdgeMLError('ABORTED', 'the watcher is not running'));
+      return r.reprocess(request);
     },
   };
   return app;

@@ -62,6 +62,15 @@ export interface WatcherConfig {
    * `failed/` again with the earlier reasons (while the ledger remembers it, `ledgerRetentionMs`).
    */
   readonly deadLetterRedrop: DeadLetterRedropPolicy;
+  /**
+   * Free-space watermark of the data volume (`/data`), in bytes and in percent of its size: below
+   * either, new files wait in the inbox (nothing fails); intake resumes once free space is 10 %
+   * above both. 0 turns a threshold off.
+   */
+  readonly minFreeBytes: number;
+  readonly minFreePercent: number;
+  /** Period of the free-space check and of the measurement of `staging/`. */
+  readonly diskCheckIntervalMs: number;
 }
 
 /** Defaults in one place; the schema below and the README table are generated from the same values. */
@@ -87,6 +96,9 @@ export const WATCHER_CONFIG_DEFAULTS = {
   statusReportIntervalMs: 60_000,
   ledgerRetentionMs: 2_592_000_000,
   deadLetterRedrop: 'process',
+  minFreeBytes: 536_870_912,
+  minFreePercent: 1,
+  diskCheckIntervalMs: 10_000,
 } as const satisfies WatcherConfig;
 
 const globList = (def: readonly string[], minItems: number) => ({
@@ -140,6 +152,15 @@ export const WATCHER_CONFIG_SCHEMA = {
       default: WATCHER_CONFIG_DEFAULTS.deadLetterRedrop,
       description: 'Content dropped again after a dead letter: process it anew, or refuse it (to failed/ again).',
     },
+    minFreeBytes: int(WATCHER_CONFIG_DEFAULTS.minFreeBytes, 0, Number.MAX_SAFE_INTEGER, 'Intake defers while the data volume has less free space than this (bytes; 0: off).'),
+    minFreePercent: {
+      type: 'number',
+      minimum: 0,
+      maximum: 100,
+      default: WATCHER_CONFIG_DEFAULTS.minFreePercent,
+      description: 'Intake defers while the data volume has less free space than this percentage of its size (0: off).',
+    },
+    diskCheckIntervalMs: int(WATCHER_CONFIG_DEFAULTS.diskCheckIntervalMs, 1_000, 3_600_000, 'Period of the free-space check and the staging measurement.'),
   },
 } as const;
 

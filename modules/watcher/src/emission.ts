@@ -25,6 +25,11 @@ export interface EmissionOptions {
   readonly config: () => WatcherConfig;
   /** Aborted when the watcher stops: no new round starts. */
   readonly signal: AbortSignal;
+  /**
+   * Whether pending items may be taken now (false while the disk budget defers intake). Items
+   * already in flight are still sent: re-emissions and unsent ones finish what is under way.
+   */
+  readonly intakeOpen: () => boolean;
   /** Called when the backpressure state flips (for a reported property). */
   readonly onBackpressure?: (active: boolean) => void;
 }
@@ -60,7 +65,7 @@ export class Emission {
       if (now < this.#blockedUntil) return;
       const unsent = ledger.unsent(BATCH).filter((i) => !this.#sending.has(i.id));
       const slots = this.#o.config().maxInFlight - ledger.inFlight();
-      const fresh = slots > 0 ? ledger.takeForEmission(Math.min(slots, BATCH), now) : [];
+      const fresh = slots > 0 && this.#o.intakeOpen() ? ledger.takeForEmission(Math.min(slots, BATCH), now) : [];
       this.#setBackpressure(slots <= 0 && ledger.pendingCount() > 0);
       const batch = [...unsent, ...fresh];
       if (batch.length === 0) return;

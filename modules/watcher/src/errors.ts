@@ -15,6 +15,7 @@ export const WATCHER_ERROR_CODES = Object.freeze(
       'FILE_NOT_REGULAR',
       'FILE_UNREADABLE',
       'TIMEOUT',
+      'DISK_LOW',
       'EDGE_SEND_FAILED',
       'TWIN_UPDATE_FAILED',
       'METHOD_PAYLOAD_INVALID',

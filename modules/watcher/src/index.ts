@@ -48,6 +48,9 @@ export { InventoryScan, type InventoryScanOptions, type ScanSummary } from './in
 export { createLimitedLog, type LimitedLog } from './limited-log.js';
 export { Reprocessor, REPROCESS_PAYLOAD_SCHEMA, type ReprocessorOptions, type ReprocessRequest, type ReprocessReport, type ReprocessEntry, type ReprocessOutcome } from './reprocess.js';
 export { listDeadLetters, readDeadLetterRecord, inboxRelOf, RECORD_SUFFIX, type DeadLetterRecord, type DeadLetterEntry } from './share-ops.js';
+export { DiskBudget, statVolume, stagingUsage, RESUME_FACTOR, type DiskBudgetOptions, type DiskStatus, type StagingStatus, type StagingUsage, type StatVolume, type VolumeStats } from './disk-budget.js';
+export { Inputs, type InputsOptions, type CompletedInputResult } from './inputs.js';
+export { ReportedStatus, type ReportedStatusOptions } from './reported-status.js';
 export { watcherStatus, updateGauges, type StatusSources } from './status.js';
 export { createWatcherMetrics, type WatcherMetrics } from './metrics.js';
 export { WATCHER_ERROR_CODES } from './errors.js';

@@ -12,6 +12,10 @@ export interface WatcherMetrics {
   readonly deferred: Counter<'code'>;
   readonly leaseExpiries: Counter;
   readonly lateCompletions: Counter;
+  readonly diskFreeBytes: Gauge;
+  readonly diskBelowWatermark: Gauge;
+  readonly stagingBytes: Gauge;
+  readonly stagingFiles: Gauge;
   readonly reprocessed: Counter<'via'>;
   readonly held: Gauge;
   readonly backlog: Gauge<'stage'>;
@@ -48,6 +52,14 @@ export function createWatcherMetrics(registry: Registry): WatcherMetrics {
       help: 'Dead-lettered sources that completed after all (every part uploaded later, e.g. after the uploader retried its quarantine).',
       registers,
     }),
+    diskFreeBytes: new Gauge({ name: 'edgeml_watcher_disk_free_bytes', help: 'Free space of the data volume (bytes available to the module), at the last check.', registers }),
+    diskBelowWatermark: new Gauge({
+      name: 'edgeml_watcher_disk_below_watermark',
+      help: '1 while free space on the data volume is below minFreeBytes/minFreePercent: intake defers.',
+      registers,
+    }),
+    stagingBytes: new Gauge({ name: 'edgeml_watcher_staging_bytes', help: 'Bytes of the regular files under staging/ at the last check.', registers }),
+    stagingFiles: new Gauge({ name: 'edgeml_watcher_staging_files', help: 'Regular files under staging/ at the last check.', registers }),
     reprocessed: new Counter({
       name: 'edgeml_watcher_reprocessed_total',
       help: 'Dead letters reprocessed: via=method (the reprocess method) or via=redrop (the same content dropped again, deadLetterRedrop process).',

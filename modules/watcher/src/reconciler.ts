@@ -36,6 +36,8 @@ export interface ReconcilerOptions {
   readonly now: () => number;
   readonly hashFile: HashFile;
   readonly config: WatcherConfig;
+  /** Whether new files may enter the pipeline now (the disk budget). Default: always. */
+  readonly intakeOpen?: () => boolean;
   /** Called when the backpressure state flips (for a reported property). */
   readonly onBackpressure?: (active: boolean) => void;
 }
@@ -72,7 +74,19 @@ export class Reconciler {
     const limited = this.#limited;
     const signal = this.#stop.signal;
     const dispositions = new Dispositions({ paths, inboxReal: options.inboxReal, ledger, edge, log, limited, metrics, now, config });
-    this.#emission = new Emission({ paths, ledger, edge, log, limited, metrics, now, config, signal, ...(options.onBackpressure === undefined ? {} : { onBackpressure: options.onBackpressure }) });
+    this.#emission = new Emission({
+      paths,
+      ledger,
+      edge,
+      log,
+      limited,
+      metrics,
+      now,
+      config,
+      signal,
+      intakeOpen: options.intakeOpen ?? (() => true),
+      ...(options.onBackpressure === undefined ? {} : { onBackpressure: options.onBackpressure }),
+    });
     this.#intake = new Intake({
       inboxReal: options.inboxReal,
       ledger,
@@ -106,6 +120,11 @@ export class Reconciler {
     const inbox = this.#inboxReal;
     if (!isWithin(inbox, absPath) || absPath === inbox) return;
     this.#intake.candidates.hint(relativePosix(inbox, absPath));
+    this.#wakeUp();
+  }
+
+  /** Something changed that may let work proceed (intake resumed): run a tick soon. */
+  wake(): void {
     this.#wakeUp();
   }
 
