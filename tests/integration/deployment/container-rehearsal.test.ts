@@ -23,9 +23,10 @@ const run = promisify(execFile);
  * - `--prefer-offline` is added: the lock has no `resolved` URLs (omit-lockfile-registry-resolved), so npm
  *   needs each package's registry document and the local cache does not hold them all; with
  *   `--offline` npm fails with ENOTCACHED. Tarballs come from the cache, the rest from the npm registry.
- * - The inferencer's GPU stage asks for onnxruntime-node's CUDA 12 binaries, which come from NuGet, not
- *   reachable here: ONNXRUNTIME_NODE_INSTALL=skip (which the install script reads before the flag) skips
- *   only that download; the bundled CPU binaries are installed and loaded as in the image.
+ * - The inferencer's GPU stage asks for onnxruntime-node's CUDA provider binaries (the CUDA 13 build, under the
+ *   install flag named cuda12), which come from NuGet, not reachable here: ONNXRUNTIME_NODE_INSTALL=skip (which
+ *   the install script reads before the flag) skips only that download; the bundled CPU binaries are installed
+ *   and loaded as in the image. The stage's `ldd` check of the provider library is not rehearsed (no library).
  * - Native addons without a reachable prebuilt binary (better-sqlite3: its prebuilds are on GitHub) compile
  *   from source, as in an image without network access to GitHub, but with CFLAGS/CXXFLAGS=-O0 (appended
  *   after the package's -O3, so they win): the same sources and files, about half the compile time.

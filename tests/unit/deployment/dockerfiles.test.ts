@@ -47,12 +47,22 @@ describe('module Dockerfiles (static checks)', () => {
         const fromBuild = copyInstructions(runtime).filter((c) => c.from === 'build').flatMap((c) => c.sources);
         assert.deepEqual(fromBuild.sort(), ['/app/modules/' + name + '/dist', '/app/shared/dist'].sort());
 
-        // onnxruntime-node: CUDA 12 binaries only in the inferencer's GPU images, skipped everywhere else.
+        // onnxruntime-node: the CUDA provider binaries only in the inferencer's GPU images, skipped everywhere else.
         const env = envOf(install.stage);
         if (gpu) {
-          assert.match(runtime.from, /^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu22\.04$/);
+          // onnxruntime-node 1.30 fetches the provider from Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0, the CUDA 13 +
+          // cuDNN 9 build (its install flag is still named cuda12): the base image must be CUDA 13 with cuDNN.
+          assert.match(runtime.from, /^nvidia\/cuda:13\.\d+\.\d+-cudnn-runtime-ubuntu24\.04$/);
           assert.ok(ci.includes('--onnxruntime-node-install=cuda12'), ci);
           assert.equal(env['ONNXRUNTIME_NODE_INSTALL'], undefined, 'the env variable would override the cuda12 flag');
+          // The image build fails when ldd finds a library of the CUDA provider missing (the driver's libcuda.so.1 aside).
+          const lddRun = install.stage.instructions.find((i) => i.keyword === 'RUN' && /\bldd\b/.test(i.args));
+          assert.ok(lddRun, 'a RUN checks libonnxruntime_providers_cuda.so with ldd');
+          assert.ok(install.stage.instructions.indexOf(lddRun) > install.stage.instructions.findIndex((i) => i.keyword === 'RUN' && i.args.includes('--onnxruntime-node-install=cuda12')), 'after the install that fetches it');
+          assert.match(lddRun.args, /test -f libonnxruntime_providers_cuda\.so/);
+          assert.match(lddRun.args, /ldd libonnxruntime_providers_cuda\.so \| grep 'not found' \| grep -v 'libcuda\\\.so\\\.1 '; then .*exit 1; fi/);
+          // Ubuntu 24.04 has a uid-1000 user of its own; the module must still run as node (uid 1000) like the others.
+          assert.ok(runtime.instructions.some((i) => i.keyword === 'RUN' && /userdel ubuntu/.test(i.args) && /useradd --uid 1000 --gid node/.test(i.args)));
         } else {
           assert.equal(env['ONNXRUNTIME_NODE_INSTALL'], 'skip');
           assert.ok(!ci.includes('cuda12'));
