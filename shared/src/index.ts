@@ -39,7 +39,7 @@ export {
   SHARE_FILE_EVENT_SCHEMA,
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
-export { encodeNpy, decodeNpy, type NpyArray } from './contracts/npy.js';
+export { encodeNpy, decodeNpy, parseNpyHeader, NPY_MAX_HEADER_BYTES, type NpyArray, type NpyHeader } from './contracts/npy.js';
 export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC } from './contracts/profiles.js';
 export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
 export { buildCompletion, completionOutput, type PartRef, type CompletionDetails } from './contracts/completion.js';
@@ -57,6 +57,7 @@ export {
 } from './edge/types.js';
 export { createMemoryEdgeClient, bodyToBuffer, type MemoryEdgeClient, type SentMessage } from './edge/memory.js';
 export { createEdgeClientFromEnvironment, MODULE_CLIENT_DEFAULTS, type ModuleClientOptions } from './edge/module-client.js';
+export { QUERY_HIDDEN, redactUrl, redactUrlsDeep, redactUrlsInText } from './config/redact-urls.js';
 export { createTwinConfigBinder, mergePatch, stripTwinMetadata, type ConfigReport, type ConfigStatus, type TwinConfigBinder, type TwinConfigBinderOptions } from './config/binder.js';
 export { jsonMethod, EMPTY_PAYLOAD_SCHEMA, MAX_METHOD_PAYLOAD_BYTES } from './methods.js';
 export { sendAlert } from './alerts.js';

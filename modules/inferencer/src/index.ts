@@ -1,13 +1,6 @@
 export { inferencerModule } from './module.js';
 export { checkInferencerRuntime } from './self-check.js';
-export {
-  INFERENCER_MODULE_NAME,
-  createInferencerApp,
-  signatureMismatch,
-  tensorMismatch,
-  type InferencerApp,
-  type InferencerAppOptions,
-} from './app.js';
+export { INFERENCER_MODULE_NAME, createInferencerApp, type InferencerApp, type InferencerAppOptions } from './app.js';
 export {
   BUNDLED_MODEL_NAMES,
   BUNDLED_MODEL_VERSION,
@@ -18,29 +11,32 @@ export {
   type InferencerConfig,
   type ModelEntry,
 } from './config.js';
-export { SYSTEM_CLOCK, createAdmission, createBatcher, type Admission, type BatchInfo, type Batcher, type BatcherClock, type BatcherOptions, type BatchedResult } from './batcher.js';
-export {
-  MANIFEST_FILE,
-  MODEL_FILE,
-  MODEL_MANIFEST_SCHEMA,
-  bundledModels,
-  describeUri,
-  installBundledModels,
-  readManifest,
-  stageModel,
-  storeDir,
-  validateManifest,
-  type BundledModel,
-  type InstalledModel,
-  type ModelManifest,
-  type StagedModel,
-} from './model-store.js';
+export { createAdmission, type Admission } from './admission.js';
+export { SYSTEM_CLOCK, createBatcher, type BatchInfo, type Batcher, type BatcherClock, type BatcherOptions, type BatchedResult, type PushOptions } from './batcher.js';
+export { effectiveBatching, warmupBatchSizes, type Batching } from './batching.js';
+export { MISSING_TENSOR_RETRY_MS, OVERLOAD_RETRY_MS } from './intake.js';
+export { BYTES_PER_ELEMENT, itemShapeOf, signatureMismatch, tensorBytes, tensorMismatch } from './tensor-checks.js';
+export { readTensorInto } from './tensor-file.js';
+export { StagingFiles } from './staging.js';
+export { MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_SCHEMA, readManifest, validateManifest, type BatchingHint, type ModelManifest } from './models/manifest.js';
+export { BUNDLED_BATCHING, bundledModels, installBundledModels, type BundledModel, type InstalledModel } from './models/bundled.js';
+export { STAGING_DIR, storeDir } from './models/layout.js';
+export { createFileModelStore, stageModel, type ModelStore, type StageOptions, type StagedModel } from './models/store.js';
+export { ModelServing, type LoadedModel, type ModelFailure, type RuntimeState } from './models/serving.js';
+export { warmUp, warmupInput } from './models/warmup.js';
 // The tensor file format is a shared contract; re-exported for tests and benchmarks.
 export { decodeNpy, encodeNpy, type NpyArray } from '@edgeml/shared';
 export { CLS_PROFILE_SPEC, DET_PROFILE_SPEC, DEFAULT_PROFILES } from './profiles.js';
-export { postprocess } from './postprocess/index.js';
-export { classify, looksLikeProbabilities, paddleCls, softmax } from './postprocess/classification.js';
-export { rawSummary } from './postprocess/raw.js';
-export { convexHull, dbBoxes, minAreaRect, paddleDet, rectCorners, toSource, unclip, type DetectedBox, type Point, type RotatedRect } from './postprocess/paddle-det.js';
-export type { ClassificationSpec, ItemTensor, PaddleClsSpec, PaddleDetSpec, PostprocessContext, PostprocessResult, PostprocessorSpec, RawSpec } from './postprocess/types.js';
-export { ORT_VERSION, openSession, resetCudaProbe, type ExecutionProviderChoice, type ModelSession, type SessionOptions, type TensorSignature } from './session.js';
+export { POSTPROCESSOR_KINDS, postprocess, postprocessorProblems } from './postprocess/index.js';
+export { classify, classificationPostprocessor, looksLikeProbabilities, softmax } from './postprocess/classification.js';
+export { paddleCls, paddleClsPostprocessor } from './postprocess/paddle-cls.js';
+export { rawPostprocessor, rawSummary } from './postprocess/raw.js';
+export { convexHull, dbBoxes, minAreaRect, paddleDet, paddleDetPostprocessor, rectCorners, toSource, unclip, type DetectedBox, type Point, type RotatedRect } from './postprocess/paddle-det.js';
+export type { ClassificationSpec, ItemTensor, PaddleClsSpec, PaddleDetSpec, PostprocessContext, PostprocessResult, Postprocessor, PostprocessorKind, PostprocessorSpec, RawSpec } from './postprocess/types.js';
+export { ORT_BACKEND, ORT_VERSION, type BackendSession, type BackendSessionOptions, type SessionBackend } from './session/ort.js';
+export { CUDA_UNKNOWN, openModelSession, probeCuda, type CudaState, type OpenedSession } from './session/open.js';
+export { openSession, resetCudaProbe } from './session/in-process.js';
+export { createSessionPool, isWorkerStopped, type SessionPool, type SessionPoolOptions } from './session/pool.js';
+export { identityModel } from './session/identity-model.js';
+export { runBatchOn, sliceItem } from './session/batch-core.js';
+export type { BatchRequest, BatchResponse, ExecutionProviderChoice, ExecutionProviderName, ModelSession, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './session/types.js';

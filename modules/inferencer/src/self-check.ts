@@ -1,6 +1,7 @@
 import { errorMessage } from '@edgeml/shared';
-import { bundledModels } from './model-store.js';
-import { ORT_VERSION, openSession } from './session.js';
+import { bundledModels } from './models/bundled.js';
+import { openSession } from './session/in-process.js';
+import { ORT_VERSION } from './session/ort.js';
 
 /**
  * For `--self-check` (container-build rehearsal): the onnxruntime-node addon loads, the bundled

@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { formatSchemaErrors } from '../contracts/validate.js';
 import type { DesiredUpdate } from '../edge/types.js';
+import { redactUrlsDeep } from './redact-urls.js';
 
 export type ConfigStatus = 'applied' | 'rejected';
 
@@ -12,7 +13,10 @@ export interface ConfigReport {
   /** `$version` of the desired document this outcome is about. */
   readonly desiredVersion: number | null;
   readonly problems: readonly string[];
-  /** The configuration in force (after a rejection: the previous one, unchanged). */
+  /**
+   * The configuration in force (after a rejection: the previous one, unchanged), with every URL
+   * reported without its query string or user information (a SAS must not reach reported properties).
+   */
   readonly effective: Readonly<Record<string, unknown>>;
   readonly at: string;
 }
@@ -114,17 +118,17 @@ export function createTwinConfigBinder<C>(options: TwinConfigBinderOptions<C>): 
     const result = validate(mirror);
     let report: ConfigReport;
     if ('problems' in result) {
-      report = { status: 'rejected', desiredVersion: version, problems: result.problems, effective, at: now().toISOString() };
+      report = { status: 'rejected', desiredVersion: version, problems: redactUrlsDeep(result.problems), effective, at: now().toISOString() };
       options.logger.warn({ desiredVersion: version, problems: result.problems }, 'desired configuration rejected; previous configuration stays in force');
     } else {
       try {
         await options.apply(result.config, current);
         current = result.config;
-        effective = result.doc;
+        effective = redactUrlsDeep(result.doc);
         report = { status: 'applied', desiredVersion: version, problems: [], effective, at: now().toISOString() };
         options.logger.info({ desiredVersion: version }, 'configuration applied');
       } catch (err: unknown) {
-        const problem = `apply failed: ${errorMessage(err)}`;
+        const problem = redactUrlsDeep(`apply failed: ${errorMessage(err)}`);
         report = { status: 'rejected', desiredVersion: version, problems: [problem], effective, at: now().toISOString() };
         options.logger.warn({ err, desiredVersion: version }, 'configuration could not be applied; previous configuration stays in force');
       }

@@ -44,11 +44,25 @@ export function encodeNpy(array: NpyArray): Buffer {
   return Buffer.concat([prefix, Buffer.from(header, 'latin1'), data]);
 }
 
+/** What a `.npy` header says: element type, shape, and where the data starts. */
+export interface NpyHeader {
+  readonly dtype: NpyArray['dtype'];
+  readonly shape: readonly number[];
+  /** Byte offset of the data (magic, version, length field and header text before it). */
+  readonly dataOffset: number;
+  /** Bytes of data the shape and dtype call for. */
+  readonly dataBytes: number;
+}
+
+/** Bytes to read to be sure a header fits: format 1.0 lengths are uint16, and headers over 64 KiB are refused. */
+export const NPY_MAX_HEADER_BYTES = 12 + 65_536;
+
 /**
- * Decodes a `.npy` buffer.
- * @throws EdgeMLError INPUT_MALFORMED (bad magic, header, dtype, order, or a size that does not match the shape)
+ * Parses the header at the start of a `.npy` file (`prefix` may hold just the header, or more).
+ * @throws EdgeMLError INPUT_MALFORMED (bad magic, header, dtype or order)
  */
-export function decodeNpy(bytes: Buffer): NpyArray {
+export function parseNpyHeader(prefix: Buffer): NpyHeader {
+  const bytes = prefix;
   if (bytes.length < 10 || !bytes.subarray(0, 6).equals(MAGIC)) throw malformed('not a .npy file (bad magic)');
   const major = bytes[6];
   let headerLength: number;
@@ -81,9 +95,16 @@ export function decodeNpy(bytes: Buffer): NpyArray {
     .map((s) => Number(s));
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw malformed(`bad shape (${shapeText})`);
   const count = shape.reduce((a, b) => a * b, 1);
-  const itemBytes = dtype === 'float32' ? 4 : 1;
-  const dataOffset = offset + headerLength;
-  const expected = count * itemBytes;
+  return { dtype, shape, dataOffset: offset + headerLength, dataBytes: count * (dtype === 'float32' ? 4 : 1) };
+}
+
+/**
+ * Decodes a `.npy` buffer.
+ * @throws EdgeMLError INPUT_MALFORMED (bad magic, header, dtype, order, or a size that does not match the shape)
+ */
+export function decodeNpy(bytes: Buffer): NpyArray {
+  const { dtype, shape, dataOffset, dataBytes: expected } = parseNpyHeader(bytes);
+  const count = dtype === 'float32' ? expected / 4 : expected;
   const actual = bytes.length - dataOffset;
   if (actual !== expected) throw malformed(`data is ${actual} bytes; shape (${shape.join(', ')}) of ${dtype} needs ${expected} (truncated or padded file)`);
   const start = bytes.byteOffset + dataOffset;

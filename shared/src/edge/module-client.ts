@@ -18,7 +18,7 @@ import azureIotDeviceMqtt from 'azure-iot-device-mqtt';
 import type { DeviceMethodRequest, DeviceMethodResponse, Message as SdkMessage, ModuleClient as SdkModuleClient, Twin } from 'azure-iot-device';
 import { EdgeMLError, errorCode, errorMessage, isEdgeMLError } from '../errors.js';
 import { createRepeatLimiter, type Logger } from '../logging.js';
-import { retry, type BackoffOptions } from '../retry.js';
+import { retry, sleep, type BackoffOptions } from '../retry.js';
 import { MAX_MESSAGE_BYTES } from '../contracts/validate.js';
 import { bodyToBuffer } from './memory.js';
 import { reportedPatchProblems } from './types.js';
@@ -35,6 +35,8 @@ export const MODULE_CLIENT_DEFAULTS = {
   twinReadTimeoutMs: 15_000,
   /** A reported-properties update with no answer within this fails with TWIN_UPDATE_FAILED. */
   reportedUpdateTimeoutMs: 30_000,
+  /** close() waits this long for input handlers still running, so the outcomes they send still go out. */
+  handlerDrainTimeoutMs: 10_000,
 } as const;
 
 /** Input messages held for inputs whose handler is not registered yet; beyond this they are dropped (logged). */
@@ -44,6 +46,7 @@ export interface ModuleClientOptions {
   readonly openBackoff?: BackoffOptions;
   readonly twinReadTimeoutMs?: number;
   readonly reportedUpdateTimeoutMs?: number;
+  readonly handlerDrainTimeoutMs?: number;
 }
 
 /** The environment variables the edge (workload API) path needs; GATEWAYHOSTNAME is optional. */
@@ -189,6 +192,12 @@ function wrapModuleClient(
   const openBackoff = ctx.options.openBackoff ?? MODULE_CLIENT_DEFAULTS.openBackoff;
   const twinReadTimeoutMs = ctx.options.twinReadTimeoutMs ?? MODULE_CLIENT_DEFAULTS.twinReadTimeoutMs;
   const reportedUpdateTimeoutMs = ctx.options.reportedUpdateTimeoutMs ?? MODULE_CLIENT_DEFAULTS.reportedUpdateTimeoutMs;
+  const handlerDrainTimeoutMs = ctx.options.handlerDrainTimeoutMs ?? MODULE_CLIENT_DEFAULTS.handlerDrainTimeoutMs;
+  // Every input handler's promise is awaited here: a failure is logged as the bug it is, and close()
+  // lets handlers still running send their outcome. Handlers are not serialised: the SDK has already
+  // acknowledged the message (wire notes §5), so queueing here would only move the backlog into this
+  // client; a module bounds its own intake and answers `deferred` when full.
+  const runningHandlers = new Set<Promise<void>>();
   const inputs = new Map<string, InputHandler>();
   const methods = new Map<string, MethodHandler>();
   const registeredMethods = new Set<string>();
@@ -295,9 +304,15 @@ function wrapModuleClient(
       logger.error({ err, inputName }, 'input message could not be read; dropped');
       return;
     }
-    handler(incoming).catch((err: unknown) => {
-      logger.error({ err, inputName, messageId: incoming.messageId, code: errorCode(err) }, `input handler threw (a module bug: handlers must end in an outcome): ${errorMessage(err)}`);
-    });
+    const running = (async () => {
+      try {
+        await handler(incoming);
+      } catch (err: unknown) {
+        logger.error({ err, inputName, messageId: incoming.messageId, code: errorCode(err) }, `input handler threw (a module bug: handlers must end in an outcome): ${errorMessage(err)}`);
+      }
+    })();
+    runningHandlers.add(running);
+    void running.finally(() => runningHandlers.delete(running));
   };
 
   const attachInputListener = (): void => {
@@ -410,10 +425,23 @@ function wrapModuleClient(
 
     close(): Promise<void> {
       closing ??= (async () => {
+        client.removeAllListeners('inputMessage');
+        if (runningHandlers.size > 0) {
+          const left = runningHandlers.size;
+          const deadline = new AbortController();
+          const drained = await Promise.race([
+            Promise.all([...runningHandlers]).then(() => true),
+            sleep(handlerDrainTimeoutMs, deadline.signal).then(
+              () => false,
+              () => true,
+            ),
+          ]);
+          deadline.abort();
+          if (!drained) logger.warn({ handlers: left, handlerDrainTimeoutMs }, 'input handlers still running at close; the watcher re-emits what they held');
+        }
         lifetime.abort();
         const wasOpen = opened;
         opened = false;
-        client.removeAllListeners('inputMessage');
         try {
           await client.close();
         } catch (err: unknown) {

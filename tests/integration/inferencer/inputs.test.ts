@@ -4,11 +4,11 @@
  * problem, and the module keeps serving throughout.
  */
 import assert from 'node:assert/strict';
-import { rm, symlink, writeFile } from 'node:fs/promises';
+import { rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SCHEMAS, parseMessage } from '@edgeml/shared';
 import { encodeNpy } from '@edgeml/inferencer';
-import { preprocessCls, renderText, sha256Hex, startInferencer, writeTensor, type Harness } from './support.js';
+import { preprocessCls, renderText, restoreTensor, sha256Hex, startInferencer, tensorCopy, writeTensor, type Harness } from './support.js';
 
 describe('inferencer input handling with the real runtime', function () {
   this.timeout(60_000);
@@ -29,7 +29,7 @@ describe('inferencer input handling with the real runtime', function () {
 
   const stillServes = async (): Promise<void> => {
     const id = sha256Hex(`alive-${seed++}`);
-    await h.client.deliver('tensors', { ...good, id, source: { ...good.source, sha256: id } });
+    await h.client.deliver('tensors', await tensorCopy(h.root, good, id));
     assert.ok(h.results().some((r) => r['id'] === id), 'the module still serves');
   };
 
@@ -92,6 +92,9 @@ describe('inferencer input handling with the real runtime', function () {
     const small = { data: new Float32Array(3 * 48 * 100), shape: [1, 3, 48, 100] };
     const msg = await writeTensor(h.root, { profile: 'cls', ...small, seed: 'wrong-shape' });
     await expectDeadLetter({ ...msg, tensor: { ...msg.tensor, shape: [1, 3, 48, 192] } }, 'TENSOR_MISMATCH', /holds float32\[1,3,48,100\]/);
+    // A dead-lettered tensor's file is removed from staging too.
+    await assert.rejects(stat(path.join(h.root, msg.tensor.path)), { code: 'ENOENT' });
+    await restoreTensor(h.root, msg);
     await expectDeadLetter(msg, 'TENSOR_MISMATCH', /does not fit the model input/);
     const batch = await writeTensor(h.root, { profile: 'cls', data: new Float32Array(2 * 3 * 48 * 192), shape: [2, 3, 48, 192], seed: 'two' });
     await expectDeadLetter(batch, 'TENSOR_MISMATCH', /holds 2 items/);

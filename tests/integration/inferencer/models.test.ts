@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { RESULT_MESSAGE_SCHEMA, parseMessage, SCHEMAS } from '@edgeml/shared';
 import { ORT_VERSION, type DetectedBox } from '@edgeml/inferencer';
-import { SAMPLE_LINES, preprocessCls, preprocessDet, renderText, startInferencer, writeTensor, type Harness } from './support.js';
+import { SAMPLE_LINES, preprocessCls, preprocessDet, renderText, restoreTensor, startInferencer, writeTensor, type Harness } from './support.js';
 
 function iou(a: { x: number; y: number; width: number; height: number }, b: { x: number; y: number; width: number; height: number }): number {
   const x0 = Math.max(a.x, b.x);
@@ -99,6 +99,8 @@ describe('inferencer with the real PaddleOCR models', function () {
     const single = await scores();
     h.client.sent.length = 0;
     await h.patch({ maxBatchSize: 16, maxQueueDelayMs: 50 });
+    // The module removed each tensor file once its result was sent: write them again.
+    for (const m of msgs) await restoreTensor(h.root, m);
     await Promise.all(msgs.map((m) => h.client.deliver('tensors', m)));
     const batched = await scores();
     let maxBatch = 0;

@@ -131,6 +131,28 @@ export async function preprocessDet(img: RenderedText, spec: PreprocessingSpec =
 
 export const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
+/** The bytes written for each tensor path, so a test can deliver a tensor again (the module removes a tensor file once used). */
+const written = new Map<string, Buffer>();
+
+/** Writes the tensor file of `msg` again (the module removed it after its result). */
+export async function restoreTensor(dataRoot: string, msg: TensorMessage): Promise<void> {
+  const bytes = written.get(msg.tensor.path);
+  if (bytes === undefined) throw new Error(`no tensor was written at ${msg.tensor.path}`);
+  await mkdir(path.dirname(path.join(dataRoot, msg.tensor.path)), { recursive: true });
+  await writeFile(path.join(dataRoot, msg.tensor.path), bytes);
+}
+
+/** `msg` under another content id, with its own copy of the tensor file, as a new source would have. */
+export async function tensorCopy(dataRoot: string, msg: TensorMessage, id: string): Promise<TensorMessage> {
+  const bytes = written.get(msg.tensor.path);
+  if (bytes === undefined) throw new Error(`no tensor was written at ${msg.tensor.path}`);
+  const rel = `staging/${id}/${path.posix.basename(msg.tensor.path)}`;
+  await mkdir(path.join(dataRoot, 'staging', id), { recursive: true });
+  await writeFile(path.join(dataRoot, rel), bytes);
+  written.set(rel, bytes);
+  return { ...msg, id, messageId: id.slice(0, 32), source: { ...msg.source, sha256: id }, tensor: { ...msg.tensor, path: rel } };
+}
+
 /** Writes `staging/<id>/<profile>.npy` and returns the tensor message that names it. */
 export async function writeTensor(
   dataRoot: string,
@@ -152,6 +174,7 @@ export async function writeTensor(
   await mkdir(path.join(dataRoot, 'staging', id), { recursive: true });
   const bytes = options.fileBytes === undefined ? npy : options.fileBytes(npy);
   await writeFile(path.join(dataRoot, rel), bytes);
+  written.set(rel, bytes);
   const part = `result:${options.profile}`;
   return {
     schema: SCHEMAS.tensor,
@@ -235,35 +258,5 @@ export const SAMPLE_LINES = [
   'Keep refrigerated',
 ];
 
-// ---- tiny ONNX models built in code -------------------------------------------------------------
-
-const varint = (n: number): Buffer => {
-  const out: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return Buffer.from(out);
-};
-const field = (num: number, value: number | string | Buffer): Buffer => {
-  if (typeof value === 'number') return Buffer.concat([varint(num << 3), varint(value)]);
-  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  return Buffer.concat([varint((num << 3) | 2), varint(bytes.length), bytes]);
-};
-
-/**
- * An ONNX model (opset 13) with one float input `x` and one output `y = Identity(x)`, as protobuf
- * bytes. Dimensions are numbers (fixed) or strings (symbolic, i.e. dynamic).
- */
-export function identityModel(shape: readonly (number | string)[]): Buffer {
-  const valueInfo = (name: string): Buffer => {
-    const dims = Buffer.concat(shape.map((d) => field(1, typeof d === 'number' ? field(1, d) : field(2, d))));
-    const tensorType = Buffer.concat([field(1, 1), field(2, dims)]);
-    return Buffer.concat([field(1, name), field(2, field(1, tensorType))]);
-  };
-  const node = Buffer.concat([field(1, 'x'), field(2, 'y'), field(3, 'identity'), field(4, 'Identity')]);
-  const graph = Buffer.concat([field(1, node), field(2, 'g'), field(11, valueInfo('x')), field(12, valueInfo('y'))]);
-  return Buffer.concat([field(1, 8), field(7, graph), field(8, Buffer.concat([field(1, ''), field(2, 13)]))]);
-}
+// Tiny ONNX models built in code come from the module (the CUDA probe uses the same builder).
+export { identityModel } from '@edgeml/inferencer';

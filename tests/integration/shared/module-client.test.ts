@@ -79,6 +79,7 @@ describe('shared edge client adapter (real azure-iot-device)', function () {
             ab: 'FROM /messages/modules/a/outputs/o INTO BrokeredEndpoint("/modules/b/inputs/in")',
             first: 'FROM /messages/modules/a/outputs/o WHERE to = \'first\' INTO BrokeredEndpoint("/modules/b/inputs/first")',
             late: 'FROM /messages/modules/a/outputs/late INTO BrokeredEndpoint("/modules/b/inputs/late")',
+            outcome: 'FROM /messages/modules/b/outputs/done INTO BrokeredEndpoint("/modules/a/inputs/outcome")',
           },
         }),
       });
@@ -142,6 +143,27 @@ describe('shared edge client adapter (real azure-iot-device)', function () {
       const late = collectInputs(b, 'late');
       const [m] = await late.waitFor(1);
       assert.equal(m?.messageId, 'late-1');
+    });
+
+    it('awaits input handlers: close() lets a running handler finish and send its outcome before the connection closes', async () => {
+      const c = await connectModule(hub, 'b');
+      const outcome = collectInputs(a, 'outcome');
+      let release: () => void = () => undefined;
+      const started = new Promise<void>((resolveStarted) => {
+        c.onInput('in', async (m) => {
+          resolveStarted();
+          await new Promise<void>((r) => (release = r));
+          await c.sendOutput('done', { body: { of: m.messageId } });
+        });
+      });
+      await a.sendOutput('o', { body: { n: 3 }, messageId: 'held-1' });
+      await started;
+      const closing = c.close();
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await closing;
+      const [m] = await outcome.waitFor(1);
+      assert.deepEqual(JSON.parse(m!.body.toString()), { of: 'held-1' }, 'the outcome was sent before the close');
     });
 
     it('is idempotent on close and refuses sends afterwards', async () => {

@@ -85,7 +85,8 @@ describe('inferencer batcher', () => {
   it('groups by key (shape): different shapes never share a batch', async () => {
     const clock = fakeClock();
     const r = controlledRunner();
-    const b = createBatcher<number, number>({ maxBatchSize: 8, maxQueueDelayMs: 5, run: r.run, clock });
+    // Both keys in one lane (one model): one batch of that lane runs at a time.
+    const b = createBatcher<number, number>({ maxBatchSize: 8, maxQueueDelayMs: 5, run: r.run, clock, laneOf: () => 'model' });
     const all = [b.push('a', 1), b.push('b', 2), b.push('a', 3), b.push('b', 4)];
     await clock.advance(5);
     assert.equal(r.batches.length, 1, 'one batch runs at a time');
@@ -192,51 +193,94 @@ describe('inferencer batcher', () => {
   });
 });
 
-describe('inferencer admission (bounded queue with backpressure)', () => {
-  it('admits within item and byte bounds, makes the rest wait in order, releases once', async () => {
-    const a = createAdmission({ maxItems: 2, maxBytes: 100 });
-    const r1 = await a.acquire(40);
-    const r2 = await a.acquire(40);
-    let third = false;
-    const p3 = a.acquire(10).then((r) => {
-      third = true;
-      return r;
-    });
+describe('inferencer batcher: preferred sizes, lanes and prepared batches', () => {
+  it('dispatches the largest preferred batch size it can form, without waiting for the delay', async () => {
+    const clock = fakeClock();
+    const r = controlledRunner();
+    const b = createBatcher<number, number>({ maxBatchSize: 16, maxQueueDelayMs: 1000, run: r.run, clock });
+    const opts = { maxBatchSize: 16, preferredBatchSizes: [4, 8] };
+    const ps = [1, 2, 3].map((i) => b.push('k', i, opts));
     await flush();
-    assert.equal(third, false);
-    assert.equal(a.waiting, 1);
-    r1();
-    r1();
-    const r3 = await p3;
-    assert.equal(a.items, 2);
-    assert.equal(a.bytes, 50);
-    let big = false;
-    const p4 = a.acquire(70).then((r) => {
-      big = true;
-      return r;
-    });
+    assert.equal(r.batches.length, 0, 'three items form no preferred size: they wait');
+    ps.push(b.push('k', 4, opts));
     await flush();
-    assert.equal(big, false, 'items bound: two are held');
-    r2();
+    assert.deepEqual(r.batches[0]!.items, [1, 2, 3, 4], 'four is a preferred size: dispatched at once');
+    const more = [5, 6, 7, 8, 9, 10, 11, 12, 13].map((i) => b.push('k', i, opts));
+    r.batches[0]!.done();
     await flush();
-    assert.equal(big, true, '10 + 70 bytes fit in 100');
-    r3();
-    (await p4)();
-    assert.equal(a.items, 0);
-    assert.equal(a.bytes, 0);
+    assert.deepEqual(r.batches[1]!.items, [5, 6, 7, 8, 9, 10, 11, 12], 'nine waiting: the largest preferred size (8) goes');
+    r.batches[1]!.done();
+    await flush();
+    assert.equal(r.batches.length, 2, 'the one left waits for the delay');
+    await clock.advance(1000);
+    assert.deepEqual(r.batches[2]!.items, [13]);
+    r.batches[2]!.done();
+    await Promise.all([...ps, ...more]);
   });
 
-  it('refuses an item larger than the byte bound, aborts waiters on signal and close', async () => {
+  it('runs lanes independently and prepares the next batch of a lane while one runs', async () => {
+    const clock = fakeClock();
+    const r = controlledRunner();
+    const b = createBatcher<number, number>({ maxBatchSize: 2, maxQueueDelayMs: 1000, run: r.run, clock, maxInFlightPerLane: 2, laneOf: (k) => k.split('|')[0]! });
+    const ps = [1, 2, 3, 4, 5, 6].map((i) => b.push('cls|a', i));
+    const other = b.push('det|a', 100);
+    await clock.advance(1000);
+    assert.deepEqual(r.batches.map((x) => x.items), [[1, 2], [3, 4], [100]], 'two batches of cls in flight, and det beside them');
+    assert.equal(b.inFlight(), 3);
+    assert.equal(b.depth(), 2);
+    r.batches[0]!.done();
+    await flush();
+    assert.deepEqual(r.batches[3]!.items, [5, 6], 'a cls slot freed: the next batch is prepared');
+    for (const x of r.batches.slice(1)) x.done();
+    await Promise.all([...ps, other]);
+    assert.equal(b.inFlight(), 0);
+  });
+
+  it('does not spin on a timer while its lane is full', async () => {
+    const clock = fakeClock();
+    const r = controlledRunner();
+    const b = createBatcher<number, number>({ maxBatchSize: 8, maxQueueDelayMs: 5, run: r.run, clock });
+    const first = b.push('k', 1);
+    await clock.advance(5);
+    assert.equal(r.batches.length, 1);
+    const second = b.push('k', 2);
+    await clock.advance(50);
+    assert.equal(clock.pending(), 0, 'no timer armed while the only lane is busy');
+    r.batches[0]!.done();
+    await flush();
+    assert.deepEqual(r.batches[1]!.items, [2], 'dispatched as soon as the lane has room (its delay had passed)');
+    r.batches[1]!.done();
+    await Promise.all([first, second]);
+  });
+});
+
+describe('inferencer admission (the intake bound)', () => {
+  it('admits within the item and byte bounds, refuses beyond them, releases once', () => {
+    const a = createAdmission({ maxItems: 2, maxBytes: 100 });
+    const r1 = a.tryAcquire(40)!;
+    const r2 = a.tryAcquire(40)!;
+    assert.equal(typeof r1, 'function');
+    assert.equal(typeof r2, 'function');
+    assert.equal(a.tryAcquire(10), undefined, 'items bound: two are held');
+    r1();
+    r1();
+    assert.equal(a.items, 1, 'a release counts once');
+    assert.equal(a.tryAcquire(70), undefined, 'bytes bound: 40 + 70 > 100');
+    const r3 = a.tryAcquire(60)!;
+    assert.equal(a.bytes, 100);
+    r2();
+    r3();
+    assert.deepEqual([a.items, a.bytes], [0, 0]);
+  });
+
+  it('says when an item could never fit, and applies new bounds at once', () => {
     const a = createAdmission({ maxItems: 1, maxBytes: 100 });
-    await assert.rejects(a.acquire(101), (e: { code?: string }) => e.code === 'FILE_TOO_LARGE');
-    const held = await a.acquire(1);
-    const ac = new AbortController();
-    const w1 = a.acquire(1, ac.signal);
-    const w2 = a.acquire(1);
-    ac.abort();
-    await assert.rejects(w1, (e: { code?: string }) => e.code === 'ABORTED');
-    a.close();
-    await assert.rejects(w2, (e: { code?: string }) => e.code === 'ABORTED');
+    assert.equal(a.exceedsBound(101), true);
+    assert.equal(a.exceedsBound(100), false);
+    const held = a.tryAcquire(1)!;
+    a.resize({ maxItems: 2, maxBytes: 100 });
+    assert.ok(a.tryAcquire(1), 'room after the resize');
     held();
+    assert.equal(a.maxItems, 2);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { ERROR_CODES, createLogger, createTwinConfigBinder, preprocessingSignature, selfCheck, type TensorMessage } from '@edgeml/shared';
 import {
   CLS_PROFILE_SPEC,
@@ -104,7 +104,10 @@ describe('inferencer config, manifests and tensor files', () => {
     const listed = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!);
     assert.ok(listed.length > 5);
     for (const code of listed) assert.ok(code in ERROR_CODES, code);
-    const sources = await Promise.all(['app.ts', 'model-store.ts', 'session.ts', 'batcher.ts'].map((f) => readFile(new URL(`../../../modules/inferencer/src/${f}`, import.meta.url), 'utf8')));
+    const src = new URL('../../../modules/inferencer/src/', import.meta.url);
+    const files = (await readdir(src, { recursive: true })).filter((f) => f.endsWith('.ts'));
+    assert.ok(files.length > 10);
+    const sources = await Promise.all(files.map((f) => readFile(new URL(f, src), 'utf8')));
     const used = new Set([...sources.join('\n').matchAll(/EdgeMLError\('([A-Z_]+)'/g)].map((m) => m[1]!));
     for (const code of used) assert.ok(listed.includes(code), `README lists ${code}`);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, createTwinConfigBinder, mergePatch, type ConfigReport } from '@edgeml/shared';
+import { createLogger, createTwinConfigBinder, mergePatch, redactUrl, redactUrlsInText, type ConfigReport } from '@edgeml/shared';
 
 const silent = createLogger({ name: 't', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -122,5 +122,53 @@ describe('shared/config binder', () => {
 
   it('mergePatch follows RFC 7386', () => {
     assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: [1] }, f: 'x' }), { a: 1, b: { d: 3, e: [1] }, f: 'x' });
+  });
+});
+
+describe('shared/config binder: no secret in reported properties', () => {
+  const urlSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { models: { type: 'object', default: {}, additionalProperties: { type: 'object', properties: { uri: { type: 'string' } } } } },
+  } as const;
+  const sas = 'https://acct.blob.core.windows.net/models/cls/3/model.onnx?sv=2024-05-04&se=2030-01-01&sr=b&sp=r&sig=AbCdEf0123456789%2Bsecret%3D';
+
+  it('reports URLs in the effective configuration without their query string; the module still gets the whole URL', async () => {
+    const reports: ConfigReport[] = [];
+    let applied: { models: Record<string, { uri: string }> } | undefined;
+    const binder = createTwinConfigBinder<{ models: Record<string, { uri: string }> }>({
+      schema: urlSchema,
+      apply: (cfg) => ((applied = cfg), Promise.resolve()),
+      report: (p) => (reports.push(p.config), Promise.resolve()),
+      logger: silent,
+    });
+    await binder.handle({ kind: 'full', properties: { models: { cls: { uri: sas } }, $version: 1 } });
+    assert.equal(applied?.models['cls']?.uri, sas, 'the module receives the real URL');
+    const reported = JSON.stringify(reports.at(-1));
+    assert.doesNotMatch(reported, /sig=|sv=2024|secret/);
+    assert.equal((reports.at(-1)!.effective['models'] as Record<string, { uri: string }>)['cls']!.uri, 'https://acct.blob.core.windows.net/models/cls/3/model.onnx?[query hidden]');
+    assert.doesNotMatch(JSON.stringify(binder.lastReport()), /sig=/);
+  });
+
+  it('reports a rejected or failed apply without the URL query either', async () => {
+    const reports: ConfigReport[] = [];
+    const binder = createTwinConfigBinder<{ models: Record<string, { uri: string }> }>({
+      schema: urlSchema,
+      apply: (cfg) => Promise.reject(new Error(`download of ${cfg.models['cls']?.uri ?? ''} failed`)),
+      report: (p) => (reports.push(p.config), Promise.resolve()),
+      logger: silent,
+    });
+    await binder.handle({ kind: 'full', properties: { models: { cls: { uri: sas } }, $version: 2 } });
+    assert.equal(reports.at(-1)!.status, 'rejected');
+    assert.doesNotMatch(JSON.stringify(reports.at(-1)), /sig=/);
+    assert.match(reports.at(-1)!.problems[0]!, /model\.onnx\?\[query hidden\] failed/);
+  });
+
+  it('redactUrl drops the query and user information, and leaves other text alone', () => {
+    assert.equal(redactUrl('https://user:pw@host.example:8443/a/b?x=1#frag'), 'https://host.example:8443/a/b?[query hidden]');
+    assert.equal(redactUrl('https://host.example/a/b'), 'https://host.example/a/b');
+    assert.equal(redactUrl('https://u:p@host.example/a'), 'https://host.example/a');
+    assert.equal(redactUrlsInText(`see ${sas} and then "${sas}"`), 'see https://acct.blob.core.windows.net/models/cls/3/model.onnx?[query hidden] and then "https://acct.blob.core.windows.net/models/cls/3/model.onnx?[query hidden]"');
+    assert.equal(redactUrlsInText('no url here: a=b?c'), 'no url here: a=b?c');
   });
 });

@@ -1,5 +1,18 @@
 import { EdgeMLError } from '@edgeml/shared';
-import type { ClassificationSpec, ItemTensor, PaddleClsSpec, PostprocessContext, PostprocessResult } from './types.js';
+import type { ItemTensor, PostprocessContext, PostprocessResult, Postprocessor } from './types.js';
+
+export interface ClassificationSpec {
+  readonly kind: 'classification';
+  /** Output to read; the first one when absent. */
+  readonly output?: string;
+  /** Entries in `top`. Default 5. */
+  readonly topK?: number;
+  /** Below this top score the label is `unknownLabel`. Default 0. */
+  readonly threshold?: number;
+  /** Apply softmax: `auto` when the values are not already probabilities. Default auto. */
+  readonly softmax?: 'auto' | 'always' | 'never';
+  readonly unknownLabel?: string;
+}
 
 /** Numerically stable softmax. */
 export function softmax(values: ArrayLike<number>): Float64Array {
@@ -53,10 +66,14 @@ export function classify(outputs: readonly ItemTensor[], spec: ClassificationSpe
   return { outputs: { label, score: best.score, top }, label, score: best.score };
 }
 
-/** PaddleOCR's text-orientation classifier: labels `0` and `180`, softmax already in the graph. */
-export function paddleCls(outputs: readonly ItemTensor[], spec: PaddleClsSpec, ctx: PostprocessContext): PostprocessResult {
-  const labels = ctx.labels.length >= 2 ? ctx.labels : ['0', '180'];
-  const r = classify(outputs, { kind: 'classification', topK: 2, softmax: 'auto' }, { ...ctx, labels });
-  const rotate180 = r.label === '180' && (r.score ?? 0) >= (spec.rotateThreshold ?? 0.9);
-  return { ...r, outputs: { ...r.outputs, rotate180 } };
-}
+export const classificationPostprocessor: Postprocessor<ClassificationSpec> = {
+  kind: 'classification',
+  run: classify,
+  problems(spec) {
+    const out: string[] = [];
+    if (spec['topK'] !== undefined && !(Number.isInteger(spec['topK']) && (spec['topK'] as number) >= 1)) out.push('/topK: must be a positive integer');
+    if (spec['softmax'] !== undefined && !['auto', 'always', 'never'].includes(spec['softmax'] as string)) out.push('/softmax: must be auto, always or never');
+    if (spec['threshold'] !== undefined && typeof spec['threshold'] !== 'number') out.push('/threshold: must be a number');
+    return out;
+  },
+};

@@ -9,7 +9,23 @@
  * so they are one pixel larger before unclipping.
  */
 import { EdgeMLError, type ImageGeometry } from '@edgeml/shared';
-import type { ItemTensor, PaddleDetSpec, PostprocessContext, PostprocessResult } from './types.js';
+import type { ItemTensor, PostprocessContext, PostprocessResult, Postprocessor } from './types.js';
+
+export interface PaddleDetSpec {
+  readonly kind: 'paddle-det';
+  /** Probability above which a pixel is text (`thresh`). Default 0.3. */
+  readonly threshold?: number;
+  /** Mean probability a region needs to be kept (`box_thresh`). Default 0.6. */
+  readonly boxThreshold?: number;
+  /** How far a region is grown back (`unclip_ratio`). Default 1.5. */
+  readonly unclipRatio?: number;
+  /** Regions examined, largest first (`max_candidates`). Default 1000. */
+  readonly maxCandidates?: number;
+  /** Boxes with a shorter side (tensor pixels) are dropped. Default 3. */
+  readonly minSizePx?: number;
+  /** Boxes reported at most (keeps the message under edgeHub's 256 KiB). Default 500. */
+  readonly maxBoxes?: number;
+}
 
 export type Point = readonly [number, number];
 
@@ -221,3 +237,5 @@ export function paddleDet(outputs: readonly ItemTensor[], spec: PaddleDetSpec, c
     outputs: { boxes, boxCount: boxes.length, coordinates: ctx.geometry === undefined ? 'tensor' : 'source', mapSize: { width: w, height: h } },
   };
 }
+
+export const paddleDetPostprocessor: Postprocessor<PaddleDetSpec> = { kind: 'paddle-det', run: paddleDet };

@@ -1,4 +1,10 @@
-import type { ItemTensor, PostprocessResult, RawSpec } from './types.js';
+import type { ItemTensor, PostprocessResult, Postprocessor } from './types.js';
+
+export interface RawSpec {
+  readonly kind: 'raw';
+  /** How many leading values of each output to include (0–1024). Default 0. */
+  readonly firstN?: number;
+}
 
 /** Summary of every output: shape, dtype, min/max/mean/std and optionally the first N values. */
 export function rawSummary(outputs: readonly ItemTensor[], spec: RawSpec): PostprocessResult {
@@ -31,3 +37,5 @@ export function rawSummary(outputs: readonly ItemTensor[], spec: RawSpec): Postp
   });
   return { outputs: { tensors: summaries } };
 }
+
+export const rawPostprocessor: Postprocessor<RawSpec> = { kind: 'raw', run: (outputs, spec) => rawSummary(outputs, spec) };

@@ -1,4 +1,13 @@
+/**
+ * What every post-processor shares: one item's output tensors in, the result's `outputs` object
+ * (plus routing fields) out. Each post-processor lives in its own file with its spec type and is
+ * registered in index.ts; the union below names every spec a manifest may hold.
+ */
 import type { ImageGeometry } from '@edgeml/shared';
+import type { ClassificationSpec } from './classification.js';
+import type { PaddleClsSpec } from './paddle-cls.js';
+import type { PaddleDetSpec } from './paddle-det.js';
+import type { RawSpec } from './raw.js';
 
 /** One output tensor of one item (the batch dimension is kept, as 1). */
 export interface ItemTensor {
@@ -23,47 +32,17 @@ export interface PostprocessResult {
   readonly score?: number;
 }
 
-export interface ClassificationSpec {
-  readonly kind: 'classification';
-  /** Output to read; the first one when absent. */
-  readonly output?: string;
-  /** Entries in `top`. Default 5. */
-  readonly topK?: number;
-  /** Below this top score the label is `unknownLabel`. Default 0. */
-  readonly threshold?: number;
-  /** Apply softmax: `auto` when the values are not already probabilities. Default auto. */
-  readonly softmax?: 'auto' | 'always' | 'never';
-  readonly unknownLabel?: string;
-}
-
-export interface PaddleClsSpec {
-  readonly kind: 'paddle-cls';
-  /** PaddleOCR's `cls_thresh`: a line is turned only when `180` scores at least this. Default 0.9. */
-  readonly rotateThreshold?: number;
-}
-
-export interface RawSpec {
-  readonly kind: 'raw';
-  /** How many leading values of each output to include (0–1024). Default 0. */
-  readonly firstN?: number;
-}
-
-export interface PaddleDetSpec {
-  readonly kind: 'paddle-det';
-  /** Probability above which a pixel is text (`thresh`). Default 0.3. */
-  readonly threshold?: number;
-  /** Mean probability a region needs to be kept (`box_thresh`). Default 0.6. */
-  readonly boxThreshold?: number;
-  /** How far a region is grown back (`unclip_ratio`). Default 1.5. */
-  readonly unclipRatio?: number;
-  /** Regions examined, largest first (`max_candidates`). Default 1000. */
-  readonly maxCandidates?: number;
-  /** Boxes with a shorter side (tensor pixels) are dropped. Default 3. */
-  readonly minSizePx?: number;
-  /** Boxes reported at most (keeps the message under edgeHub's 256 KiB). Default 500. */
-  readonly maxBoxes?: number;
+/**
+ * A post-processor: pure, run once per item in the session worker (so it may be CPU-heavy without
+ * blocking the module). `problems` checks a manifest's spec when the manifest is read.
+ */
+export interface Postprocessor<S extends { readonly kind: string }> {
+  readonly kind: S['kind'];
+  run(outputs: readonly ItemTensor[], spec: S, ctx: PostprocessContext): PostprocessResult;
+  /** Problems with the spec's own fields (JSON paths relative to the spec), empty when fine. */
+  problems?(spec: Readonly<Record<string, unknown>>): string[];
 }
 
 export type PostprocessorSpec = ClassificationSpec | PaddleClsSpec | RawSpec | PaddleDetSpec;
 export type PostprocessorKind = PostprocessorSpec['kind'];
-export const POSTPROCESSOR_KINDS: readonly PostprocessorKind[] = ['classification', 'paddle-cls', 'raw', 'paddle-det'];
+export type { ClassificationSpec, PaddleClsSpec, PaddleDetSpec, RawSpec };

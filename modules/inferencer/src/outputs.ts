@@ -1,0 +1,149 @@
+/**
+ * Everything the inferencer sends: results (retried until edgeHub persisted them), the completions
+ * of tensors it dead-letters or defers (so the watcher never waits for a timeout), and alerts.
+ */
+import {
+  EdgeMLError,
+  SCHEMAS,
+  buildCompletion,
+  completionOutput,
+  createRepeatLimiter,
+  deterministicMessageId,
+  errorCode,
+  errorMessage,
+  retry,
+  sendAlert,
+  type AlertSeverity,
+  type EdgeClient,
+  type InferenceResultMessage,
+  type Logger,
+  type TensorMessage,
+} from '@edgeml/shared';
+import type { PostprocessResult } from './postprocess/types.js';
+import type { InferencerCounts, InferencerMetrics } from './status.js';
+
+/** The model a result came from, as the result names it. */
+export interface ResultModel {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly provider: string;
+}
+
+export interface ResultRuntime {
+  readonly batchSize: number;
+  readonly queueMs: number;
+  readonly inferMs: number;
+}
+
+export interface OutputsOptions {
+  readonly edge: EdgeClient;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** Aborts send retries when the module stops. */
+  readonly signal: AbortSignal;
+  readonly counts: InferencerCounts;
+  readonly metrics: InferencerMetrics;
+}
+
+const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+export class Outputs {
+  readonly #o: OutputsOptions;
+  readonly #shouldLog = createRepeatLimiter();
+
+  constructor(options: OutputsOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Sends the result of one tensor; resolves once edgeHub has persisted it.
+   * @throws EdgeMLError EDGE_SEND_FAILED after retries, MESSAGE_TOO_LARGE, ABORTED
+   */
+  async sendResult(msg: TensorMessage, model: ResultModel, post: PostprocessResult, runtime: ResultRuntime): Promise<void> {
+    const profile = msg.preprocessing.profile;
+    const result: InferenceResultMessage = {
+      schema: SCHEMAS.result,
+      id: msg.id,
+      messageId: deterministicMessageId(msg.id, profile, model.name, model.version),
+      source: msg.source,
+      part: msg.part,
+      expectedParts: msg.expectedParts,
+      model: { name: model.name, version: model.version, sha256: model.sha256 },
+      runtime: { provider: model.provider, batchSize: runtime.batchSize, queueMs: round3(runtime.queueMs), inferMs: round3(runtime.inferMs) },
+      outputs: post.outputs,
+      createdAt: this.#o.now().toISOString(),
+    };
+    // The body is built from a validated message and a model whose post-processor's output was checked
+    // against the result contract at warm-up (models/warmup.ts); what could still break a route is a
+    // score that is not a number (a model emitting NaN), so that alone is checked per item.
+    if (post.score !== undefined && !Number.isFinite(post.score)) throw new EdgeMLError('INFERENCE_FAILED', `the model produced a score of ${String(post.score)}`);
+    const properties: Record<string, string> = {
+      schema: SCHEMAS.result,
+      id: msg.id,
+      part: msg.part,
+      profile,
+      model: model.name,
+      modelVersion: model.version,
+      provider: model.provider,
+      ...(post.label === undefined ? {} : { label: post.label }),
+      ...(post.score === undefined ? {} : { score: String(post.score) }),
+    };
+    await retry(() => this.#o.edge.sendOutput('results', { body: result, messageId: result.messageId, properties }), {
+      maxAttempts: 5,
+      initialDelayMs: 200,
+      classify: (err) => (errorCode(err) === 'MESSAGE_TOO_LARGE' ? 'fatal' : 'retry'),
+      signal: this.#o.signal,
+    });
+    this.#o.counts.results++;
+    this.#o.metrics.results.inc({ profile, label: post.label ?? '-' });
+  }
+
+  /**
+   * Dead-letters a tensor: a `deadLettered` completion (when the message names its part), an alert
+   * and a log line with the code and the reason. Never throws.
+   */
+  async deadLetter(msg: Partial<TensorMessage> | undefined, err: unknown): Promise<void> {
+    const code = errorCode(err);
+    const reason = errorMessage(err).slice(0, 4000);
+    this.#o.counts.deadLettered++;
+    this.#o.metrics.failures.inc({ code });
+    const id = typeof msg?.id === 'string' && /^[0-9a-f]{64}$/.test(msg.id) ? msg.id : undefined;
+    const part = typeof msg?.part === 'string' && msg.part.length > 0 && msg.part.length <= 128 ? msg.part : undefined;
+    const expected = Array.isArray(msg?.expectedParts) && msg.expectedParts.length > 0 && msg.expectedParts.every((p) => typeof p === 'string') ? msg.expectedParts : undefined;
+    const limiter = this.#shouldLog(`dead-letter:${code}`);
+    if (limiter.log) this.#o.logger.error({ err, id, part, code, suppressedSinceLast: limiter.suppressed }, `tensor dead-lettered: ${reason}`);
+    if (id !== undefined && part !== undefined && expected !== undefined) {
+      const completion = buildCompletion(this.#o.edge.moduleId, { id, part, expectedParts: expected }, 'deadLettered', { code, reason }, this.#o.now());
+      try {
+        await retry(() => this.#o.edge.sendOutput('completed', completionOutput(completion)), { maxAttempts: 3, initialDelayMs: 200, signal: this.#o.signal });
+      } catch (sendErr: unknown) {
+        this.#o.logger.error({ err: sendErr, id, part }, 'could not send the dead-letter completion; the watcher will re-emit the source');
+      }
+    }
+    await this.alert('error', code, `tensor dead-lettered: ${reason}`, { id, details: { part: part ?? null, path: msg?.tensor?.path ?? null } });
+  }
+
+  /**
+   * Hands a tensor back to the watcher: a `deferred` completion with the code and when to offer it
+   * again. Not a failure; no alert. Never throws (if the send fails, the watcher's own timer brings
+   * the source back).
+   */
+  async defer(msg: TensorMessage, code: 'OVERLOADED' | 'FILE_NOT_FOUND' | 'INFERENCE_FAILED', reason: string, retryAfterMs: number): Promise<void> {
+    this.#o.counts.deferred++;
+    this.#o.metrics.deferred.inc({ code });
+    const completion = buildCompletion(this.#o.edge.moduleId, msg, 'deferred', { code, reason, retryAfterMs }, this.#o.now());
+    const limiter = this.#shouldLog(`deferred:${code}`);
+    if (limiter.log) this.#o.logger.warn({ id: msg.id, part: msg.part, code, retryAfterMs, deferredSinceLastLine: limiter.suppressed }, `tensor deferred back to the watcher: ${reason}`);
+    try {
+      await this.#o.edge.sendOutput('completed', completionOutput(completion));
+    } catch (err: unknown) {
+      this.#o.logger.warn({ err, id: msg.id }, 'could not send the deferral; the watcher re-emits after its completion timeout');
+    }
+  }
+
+  /** Sends an alert on `alerts`. Never throws. */
+  async alert(severity: AlertSeverity, code: string, message: string, extra: { id?: string | undefined; details?: Record<string, unknown> } = {}): Promise<void> {
+    await sendAlert(this.#o.edge, this.#o.logger, { severity, code, message, ...(extra.id === undefined ? {} : { id: extra.id }), ...(extra.details === undefined ? {} : { details: extra.details }) }, this.#o.now);
+  }
+}

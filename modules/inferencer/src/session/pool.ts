@@ -1,0 +1,195 @@
+/**
+ * The session workers, seen from the main thread: a small pool of worker threads (1 by default)
+ * hosting every model session, and {@link ModelSession} proxies that forward to them.
+ *
+ * Why a pool and not one worker per session: a hot swap then costs a session, not a thread (and
+ * no V8 heap per swap), and on a CPU one worker serialises the runs of all models, which is what
+ * ONNX Runtime wants there (every run already uses every core; concurrent runs only contend).
+ * On a GPU, more workers let the runs of different models overlap.
+ *
+ * What the CUDA probe learnt (open.ts) is kept here, per device, for the life of the process.
+ */
+import { Worker } from 'node:worker_threads';
+import { EdgeMLError, type ErrorCode, type Logger, ERROR_CODES } from '@edgeml/shared';
+import { CUDA_UNKNOWN, type CudaState } from './open.js';
+import { transferables, type OpenReply, type WorkerReply, type WorkerReplyValue, type WorkerRequest } from './protocol.js';
+import type { BatchRequest, BatchResponse, ModelSession, OutputTensor, SessionOptions, SessionTensor } from './types.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type Request = DistributiveOmit<WorkerRequest, 'id'>;
+
+export interface SessionPool {
+  /** Opens a model in the least busy worker. @throws EdgeMLError MODEL_INVALID */
+  open(modelPath: string, options: SessionOptions): Promise<ModelSession>;
+  /** Workers for sessions opened from now on; a worker beyond the size stops once its sessions are released. */
+  resize(size: number): void;
+  /** Workers alive. */
+  readonly workers: number;
+  /** Sessions open. */
+  readonly sessions: number;
+  /** Terminates every worker; sessions still open fail from then on. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SessionPoolOptions {
+  /** Worker threads (default 1). */
+  readonly size?: number;
+  readonly logger: Logger;
+  /** Called when a worker dies with sessions open (they are gone; the owner reopens them). */
+  readonly onSessionsLost?: (sessions: readonly ModelSession[], reason: string) => void;
+}
+
+/**
+ * Under tsx (tests, benchmarks, `--conditions=@edgeml/source`) this file is TypeScript, and
+ * Node 20 does not apply the parent's loader hooks to a worker's entry point: the worker then
+ * registers tsx itself before importing its entry. Built code (dist/) starts the .js entry directly.
+ */
+function spawnWorker(): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+  if (!fromSource) return new Worker(entry);
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+interface Host {
+  readonly worker: Worker;
+  readonly pending: Map<number, { resolve: (v: WorkerReplyValue) => void; reject: (e: unknown) => void }>;
+  readonly sessions: Set<ModelSession>;
+  dead: string | undefined;
+}
+
+/**
+ * A run that failed because its worker stopped, not because of its input: `details.workerStopped`
+ * lets the caller hand the items back for a later try instead of dead-lettering them.
+ */
+export function workerStopped(reason: string): EdgeMLError {
+  return new EdgeMLError('INFERENCE_FAILED', `the session worker stopped: ${reason}`, { details: { workerStopped: true } });
+}
+
+/** True for the error {@link workerStopped} makes. */
+export function isWorkerStopped(err: unknown): boolean {
+  return err instanceof EdgeMLError && err.details?.['workerStopped'] === true;
+}
+
+const asCode = (code: string): ErrorCode => (code in ERROR_CODES ? (code as ErrorCode) : 'INFERENCE_FAILED');
+
+export function createSessionPool(options: SessionPoolOptions): SessionPool {
+  let size = Math.max(1, options.size ?? 1);
+  const hosts: Host[] = [];
+  const cuda = new Map<number, CudaState>();
+  let nextId = 1;
+  let closed = false;
+
+  const startHost = (): Host => {
+    const host: Host = { worker: spawnWorker(), pending: new Map(), sessions: new Set(), dead: undefined };
+    host.worker.on('message', (reply: WorkerReply) => {
+      const p = host.pending.get(reply.id);
+      if (p === undefined) return;
+      host.pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.value);
+      else p.reject(new EdgeMLError(asCode(reply.error.code), reply.error.message));
+    });
+    const die = (reason: string): void => {
+      if (host.dead !== undefined) return;
+      host.dead = reason;
+      const i = hosts.indexOf(host);
+      if (i >= 0) hosts.splice(i, 1);
+      for (const p of host.pending.values()) p.reject(workerStopped(reason));
+      host.pending.clear();
+      const lost = [...host.sessions];
+      host.sessions.clear();
+      if (!closed) {
+        options.logger.error({ reason, sessions: lost.length }, 'a session worker stopped; its sessions are reopened');
+        if (lost.length > 0) options.onSessionsLost?.(lost, reason);
+      }
+    };
+    host.worker.on('error', (err) => die(err.message));
+    host.worker.on('exit', (code) => die(`exited with code ${code}`));
+    // A worker with nothing pending must not keep the process alive (tests, a stopping module).
+    host.worker.unref();
+    hosts.push(host);
+    return host;
+  };
+
+  const call = (host: Host, req: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReplyValue> => {
+    if (host.dead !== undefined) return Promise.reject(workerStopped(host.dead));
+    const id = nextId++;
+    return new Promise<WorkerReplyValue>((resolve, reject) => {
+      host.pending.set(id, { resolve, reject });
+      if (host.pending.size === 1) host.worker.ref();
+      try {
+        host.worker.postMessage({ ...req, id } as WorkerRequest, transfer);
+      } catch (err: unknown) {
+        host.pending.delete(id);
+        reject(new EdgeMLError('INTERNAL', `could not post to the session worker: ${String(err)}`, { cause: err }));
+      }
+    }).finally(() => {
+      if (host.pending.size === 0 && host.dead === undefined) host.worker.unref();
+    });
+  };
+
+  const pickHost = (): Host => {
+    if (hosts.length < size) return startHost();
+    return hosts.slice(0, size).reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
+  };
+
+  /** A worker beyond the pool's size with no session left is stopped. */
+  const trim = (host: Host): void => {
+    if (host.sessions.size > 0 || hosts.indexOf(host) < size) return;
+    hosts.splice(hosts.indexOf(host), 1);
+    host.dead = 'stopped: the pool was made smaller';
+    void host.worker.terminate();
+  };
+
+  return {
+    async open(modelPath, sessionOptions) {
+      if (closed) throw new EdgeMLError('ABORTED', 'the session pool is closed');
+      const host = pickHost();
+      const known = cuda.get(sessionOptions.cudaDeviceId) ?? CUDA_UNKNOWN;
+      const reply = (await call(host, { op: 'open', modelPath, options: sessionOptions, cuda: known })) as OpenReply;
+      // A probe failure is remembered; a success too (the next open skips the probe).
+      if (reply.cuda.state !== 'unknown') cuda.set(sessionOptions.cudaDeviceId, reply.cuda);
+      let released: Promise<void> | undefined;
+      const session: ModelSession = {
+        provider: reply.provider,
+        fallbackReason: reply.fallbackReason,
+        inputs: reply.inputs,
+        outputs: reply.outputs,
+        async run(inputName: string, input: SessionTensor) {
+          if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
+          return (await call(host, { op: 'run', sessionId: reply.sessionId, inputName, input }, transferables([input.data]))) as OutputTensor[];
+        },
+        async runBatch(request: BatchRequest) {
+          if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
+          return (await call(host, { op: 'runBatch', sessionId: reply.sessionId, request }, transferables([request.input.data]))) as BatchResponse;
+        },
+        release() {
+          released ??= (async () => {
+            host.sessions.delete(session);
+            if (host.dead === undefined) await call(host, { op: 'release', sessionId: reply.sessionId });
+            if (host.dead === undefined) trim(host);
+          })();
+          return released;
+        },
+      };
+      host.sessions.add(session);
+      return session;
+    },
+    resize(next) {
+      size = Math.max(1, next);
+      for (const h of [...hosts]) trim(h);
+    },
+    get workers() {
+      return hosts.length;
+    },
+    get sessions() {
+      return hosts.reduce((n, h) => n + h.sessions.size, 0);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all(hosts.splice(0).map((h) => h.worker.terminate()));
+    },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Tensor files on a real directory: read straight into a batch slot and checked by size and header
+ * (no SHA-256 for the suite's own staging files, a full one for anything else), and removed from
+ * staging once every message naming them is done.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLogger } from '@edgeml/shared';
+import { StagingFiles, encodeNpy, readTensorInto } from '@edgeml/inferencer';
+import { sha256Hex } from './support.js';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+
+describe('inferencer tensor files', () => {
+  let root: string;
+  const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i / 7);
+  const npy = encodeNpy({ dtype: 'float32', shape: [1, 2, 3, 4], data });
+  const tensor = (rel: string, bytes: Buffer = npy) => ({ path: rel, sha256: sha256Hex(bytes), dtype: 'float32' as const, shape: [1, 2, 3, 4], layout: 'NCHW' as const });
+
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'edgeml-tensor-files-'));
+    await mkdir(path.join(root, 'staging', 'a'), { recursive: true });
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('reads the data into a slot of a larger buffer, exactly', async () => {
+    const file = path.join(root, 'staging', 'a', 'ok.npy');
+    await writeFile(file, npy);
+    const buffer = new ArrayBuffer(data.byteLength * 3);
+    await readTensorInto(file, tensor('staging/a/ok.npy'), new Uint8Array(buffer, data.byteLength, data.byteLength), { verifySha256: false });
+    assert.deepEqual([...new Float32Array(buffer, data.byteLength, data.length)], [...data]);
+    assert.ok(new Float32Array(buffer, 0, data.length).every((v) => v === 0), 'the neighbouring slots are untouched');
+  });
+
+  it('refuses a truncated or padded file, another shape, a missing file, each with its code', async () => {
+    const cases: [string, Buffer, ReturnType<typeof tensor>, string, RegExp][] = [
+      ['short.npy', npy.subarray(0, npy.length - 4), tensor('staging/a/short.npy'), 'INPUT_MALFORMED', /truncated or padded/],
+      ['long.npy', Buffer.concat([npy, Buffer.alloc(4)]), tensor('staging/a/long.npy'), 'INPUT_MALFORMED', /truncated or padded/],
+      ['shape.npy', npy, { ...tensor('staging/a/shape.npy'), shape: [1, 2, 4, 3] }, 'TENSOR_MISMATCH', /holds float32\[1,2,3,4\]/],
+      ['junk.npy', Buffer.from('not numpy at all'), tensor('staging/a/junk.npy'), 'INPUT_MALFORMED', /bad magic/],
+    ];
+    for (const [name, bytes, t, code, reason] of cases) {
+      const file = path.join(root, 'staging', 'a', name);
+      await writeFile(file, bytes);
+      await assert.rejects(readTensorInto(file, t, new Uint8Array(data.byteLength), { verifySha256: false }), (e: { code?: string; message: string }) => e.code === code && reason.test(e.message), name);
+    }
+    await assert.rejects(readTensorInto(path.join(root, 'staging', 'a', 'gone.npy'), tensor('staging/a/gone.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_FOUND' });
+  });
+
+  it('hashes a file that is not the suite\'s own, and refuses one that was replaced', async () => {
+    const file = path.join(root, 'elsewhere.npy');
+    await writeFile(file, npy);
+    await readTensorInto(file, tensor('elsewhere.npy'), new Uint8Array(data.byteLength), { verifySha256: true });
+    const other = encodeNpy({ dtype: 'float32', shape: [1, 2, 3, 4], data: data.map((v) => v + 1) });
+    await writeFile(file, other);
+    await assert.rejects(readTensorInto(file, tensor('elsewhere.npy'), new Uint8Array(data.byteLength), { verifySha256: true }), (e: { code?: string; message: string }) => e.code === 'INPUT_MALFORMED' && /SHA-256/.test(e.message));
+  });
+
+  it('removes a staging file once the last message holding it is done, and its directory once empty; never a file outside staging', async () => {
+    const staging = new StagingFiles(path.join(root, 'staging'), logger);
+    await staging.prepare();
+    await mkdir(path.join(root, 'staging', 'b'), { recursive: true });
+    const file = path.join(root, 'staging', 'b', 'cls.npy');
+    await writeFile(file, npy);
+    staging.hold(file);
+    staging.hold(file); // a duplicate in flight
+    await staging.release(file, npy.length);
+    assert.ok((await stat(file)).isFile(), 'kept while the duplicate still holds it');
+    await staging.release(file, npy.length);
+    await assert.rejects(stat(file), { code: 'ENOENT' });
+    await assert.rejects(stat(path.join(root, 'staging', 'b')), { code: 'ENOENT' }, 'the empty per-source directory goes too');
+    assert.deepEqual(staging.removed, { files: 1, bytes: npy.length });
+    const outside = path.join(root, 'keep.npy');
+    await writeFile(outside, npy);
+    staging.hold(outside);
+    await staging.release(outside, npy.length);
+    assert.ok((await stat(outside)).isFile(), 'a file outside staging is never removed');
+    assert.ok((await readdir(path.join(root, 'staging'))).includes('a'), 'a directory still holding files stays');
+  });
+});
