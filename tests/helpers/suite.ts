@@ -33,9 +33,10 @@ export interface SuiteHandle {
 /**
  * Starts the suite on a fresh work folder with no demo data and Azurite as the blob endpoint. With
  * `runtimeLog`, the runtime's own logger (hub, workload API, supervisor) writes JSON lines at debug
- * level to `<workDir>/logs/runtime.log`, as `npm start` does.
+ * level to `<workDir>/logs/runtime.log`, as `npm start` does. `env` adds variables the manifest's
+ * `$VARS` resolve from (e.g. a secret file for the uploader).
  */
-export async function startSuite(prefix: string, options: { runtimeLog?: boolean } = {}): Promise<SuiteHandle> {
+export async function startSuite(prefix: string, options: { runtimeLog?: boolean; env?: Readonly<Record<string, string>> } = {}): Promise<SuiteHandle> {
   const workDir = await mkdtemp(path.join(tmpdir(), prefix));
   let logger = quietLogger;
   if (options.runtimeLog === true) {
@@ -47,7 +48,14 @@ export async function startSuite(prefix: string, options: { runtimeLog?: boolean
     workDir,
     demo: false,
     hubPort: 0,
-    env: { ...process.env, EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' },
+    env: {
+      ...process.env,
+      EDGEML_STORAGE_CONNECTION_STRING: '',
+      EDGEML_STORAGE_CONTAINER_SAS_URL: '',
+      EDGEML_STORAGE_CONNECTION_STRING_FILE: '',
+      EDGEML_STORAGE_CONTAINER_SAS_URL_FILE: '',
+      ...options.env,
+    },
     logger,
   });
   let closed: Promise<void> | undefined;

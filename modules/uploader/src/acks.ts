@@ -41,11 +41,6 @@ export class Acknowledger {
     this.#add([this.body(ack, 'uploaded', { blob: { sink: done.sink, name: done.blobName, md5: done.md5 } })]);
   }
 
-  /** The part is durably queued and waits (a result line in its batch window): `held` under a lease of `leaseMs`. */
-  hold(ack: PartAck, leaseMs: number): void {
-    this.#add([this.body(ack, 'held', { leaseMs })]);
-  }
-
   /** Dead-letters a part that never entered the queue (bad input, quota): ack + alert + log. */
   async deadLetter(ack: PartAck | undefined, code: string, reason: string, details: Record<string, unknown> = {}): Promise<void> {
     this.#metrics.deadLettered(code);

@@ -4,6 +4,7 @@ import { Acknowledger } from './acks.js';
 import { UPLOADER_DEFAULTS, type UploaderConfig } from './config.js';
 import { createLogOnce, MODULE_NAME, Settings, type PartAck, type ItemPayload, type UploaderContext } from './context.js';
 import { Intake } from './intake.js';
+import { LeaseRenewer } from './leases.js';
 import { UploaderMetrics } from './metrics.js';
 import { registerMethods, waitIdle } from './methods.js';
 import { OutboxSender } from './outbox.js';
@@ -36,7 +37,8 @@ export type UploaderApp = ModuleApp<UploaderConfig> & {
  * The uploader application: durable queue → sink, acknowledged per part on `completed`. This is
  * the composition root: it builds the parts and wires them; each part's file says what it does.
  *
- *   intake.ts        input messages → queue (validation, replays, deferral)
+ *   intake.ts        input messages → queue (validation, replays, deferral), each part `held`
+ *   leases.ts        renews the leases of the parts still queued
  *   queue-policy.ts  what a full quota means, when result lines become a batch
  *   sink-state.ts    the sink and whether it takes writes
  *   upload-loop.ts   picks, uploads, settles; quarantine.ts parks what is at fault
@@ -72,11 +74,21 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
   // `report` is late-bound: status is built last, from the parts it reads.
   let report = (): void => undefined;
   const policy = new QueuePolicy(ctx, acks, metrics, () => report());
-  const sink = new SinkState({ ctx, env, limiter, ...(options.createSink === undefined ? {} : { factory: options.createSink }), onChange: () => report() });
+  const sink = new SinkState({
+    ctx,
+    env,
+    limiter,
+    ...(options.createSink === undefined ? {} : { factory: options.createSink }),
+    onChange: () => {
+      report();
+      uploads.wake();
+    },
+  });
   const quarantine = new Quarantine(ctx, acks, metrics);
   const uploads = new UploadLoop({ ctx, sink, policy, acks, metrics, quarantine });
-  const intake = new Intake(ctx, acks, policy, () => uploads.wake());
-  const status = new UploaderStatus({ ctx, metrics, sink, policy, inflight: () => uploads.inflight });
+  const leases = new LeaseRenewer(ctx, acks, metrics);
+  const intake = new Intake({ ctx, acks, policy, leases, queued: () => uploads.wake() });
+  const status = new UploaderStatus({ ctx, metrics, sink, policy, inflight: () => uploads.inflight, leaseMs: () => leases.leaseMs });
   report = () => void status.report();
 
   const timers: NodeJS.Timeout[] = [];
@@ -89,7 +101,7 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
       settings.set(cfg);
       queue.setClasses(cfg.classes);
       limiter.setRate(cfg.bandwidthBytesPerSecond);
-      if (sink.configure(cfg) && started) void sink.check();
+      if ((await sink.configure(cfg)) && started) void sink.check();
       uploads.wake();
     },
 
@@ -103,10 +115,10 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
         queue,
         flushSoon: () => {
           policy.requestFlush();
-          sink.resume();
+          sink.recheckSoon();
         },
         recheckSink: async () => {
-          if (sink.state === 'fatal') await sink.check();
+          if (sink.state === 'paused') await sink.check();
           return sink.state;
         },
         wakeUploads: () => uploads.wake(),
@@ -114,8 +126,9 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
       });
       status.start();
       uploads.start();
+      leases.start();
       outbox.start();
-      void sink.check();
+      sink.start(true);
       const cfg = settings.current();
       timers.push(setInterval(report, cfg.statusReportIntervalMs));
       timers.push(setInterval(() => void sink.sweep().catch((err: unknown) => ctx.logOnce('sweep', 'warn', { err }, 'directory retention failed')), cfg.directory.sweepIntervalMs));
@@ -128,6 +141,7 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
       stopped ??= (async () => {
         for (const t of timers) clearInterval(t);
         intake.close();
+        await leases.stop();
         await uploads.stop(signal);
         await outbox.stop();
         await sink.close();

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
 import {
   AnonymousCredential,
   BlobServiceClient,
@@ -9,31 +8,33 @@ import {
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { EdgeMLError, type Logger } from '@edgeml/shared';
+import { blockId, isConflict, serviceCodeOf, statusOf, uploadBlocks, type BlockUploadDeps } from './blob-blocks.js';
 import { classifyFailure } from './classify.js';
-import { checkContent, checkSize, md5Base64, readSource, type UploadRequest, type UploadResult, type UploadSink } from './sink.js';
+import { parseSas, sasForbidsReads, sasProblems, type SasGrant } from './sas.js';
+import { md5Base64, readSource, type UploadRequest, type UploadResult, type UploadSink } from './sink.js';
 import type { RateLimiter } from './throttle.js';
 
 /**
- * Azure Blob Storage sink: the only file that imports @azure/storage-blob.
+ * Azure Blob Storage sink: the only place that talks to @azure/storage-blob (with blob-blocks.ts).
  *
  * - Credentials: a connection string (account key or SAS) or a container SAS URL, from the
- *   environment only.
+ *   environment or a secret file (credentials.ts); a rotation builds a new sink.
  * - Retries: the SDK's own retry policy is configured (`sdkRetry`); this file adds no loop of its
  *   own. What the SDK gives up on is classified by classify.ts and scheduled by the queue.
  * - Create-if-absent (`If-None-Match: *`) everywhere; on conflict the stored Content-MD5 is
- *   compared: identical is success (a replay), different is SINK_CONFLICT.
+ *   compared: identical is success (a replay), different is SINK_CONFLICT. Without read rights
+ *   see {@link presentUnverified}.
  * - Integrity: Content-MD5 on every Put Blob / Put Block (checked by the service in transit) and
  *   the whole-blob MD5 stored as the blob's Content-MD5.
- * - Block uploads resume: block ids are `index-md5(block)`, so after a crash the blocks already
- *   staged (uncommitted) are recognised and not sent again; a blob already committed is not
- *   re-sent at all.
  */
 
 export interface BlobSinkOptions {
-  /** EDGEML_STORAGE_CONNECTION_STRING (preferred when both are set). */
+  /** A storage connection string (preferred when both are given). */
   readonly connectionString?: string;
-  /** EDGEML_STORAGE_CONTAINER_SAS_URL: `https://<account>.blob.core.windows.net/<container>?sv=…&sig=…`. */
+  /** `https://<account>.blob.core.windows.net/<container>?sv=…&sig=…`. */
   readonly containerSasUrl?: string;
+  /** Where the credentials came from (a variable name), for error messages. */
+  readonly credentialsFrom?: string;
   /** Container used with a connection string. */
   readonly containerName: string;
   readonly createContainer: boolean;
@@ -47,42 +48,42 @@ export interface BlobSinkOptions {
   readonly now?: () => Date;
 }
 
-/** Block ids must all have the same length within a blob: 6-digit index + '-' + 32 hex MD5. */
-export function blockId(index: number, md5Hex: string): string {
-  return Buffer.from(`${String(index).padStart(6, '0')}-${md5Hex}`).toString('base64');
+export { blockId };
+
+/** What a blob sink adds to the generic one: what its credentials grant, known without a request. */
+export interface BlobSink extends UploadSink {
+  readonly kind: 'blob';
+  /** The SAS's expiry and permissions when the credentials are a SAS (not secret). */
+  readonly grant: SasGrant | undefined;
 }
 
-function statusOf(err: unknown): number | undefined {
-  const s = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
-function serviceCodeOf(err: unknown): string | undefined {
-  const c = (err as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : undefined;
-}
-
-/** Permissions granted by a SAS query string (`sp`) and its expiry (`se`), when it is one. */
-export function parseSas(query: string): { permissions: string; expiresAt: Date | undefined } | undefined {
-  const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
-  if (!params.has('sig')) return undefined;
-  const se = params.get('se');
-  return { permissions: params.get('sp') ?? '', expiresAt: se === null ? undefined : new Date(se) };
-}
-
-/** Problems with a SAS for create-only uploads: it needs create (c) or write (w), and must not be expired. */
-export function sasProblems(sas: { permissions: string; expiresAt: Date | undefined }, now: Date): string[] {
-  const problems: string[] = [];
-  if (!sas.permissions.includes('c') && !sas.permissions.includes('w')) {
-    problems.push(`the SAS grants '${sas.permissions}' but uploads need create (c) or write (w)`);
+function containerFrom(options: BlobSinkOptions, pipeline: StoragePipelineOptions): { container: ContainerClient; sas: SasGrant | undefined; accountKey: boolean } {
+  if (options.connectionString !== undefined && options.connectionString !== '') {
+    const from = options.credentialsFrom ?? 'the connection string';
+    let container: ContainerClient;
+    try {
+      container = BlobServiceClient.fromConnectionString(options.connectionString, pipeline).getContainerClient(options.containerName);
+    } catch (err: unknown) {
+      throw new EdgeMLError('CONFIG_INVALID', `${from} is not a valid storage connection string: ${(err as Error).message}`, { cause: err });
+    }
+    const sasPart = /SharedAccessSignature=([^;]+)/i.exec(options.connectionString)?.[1];
+    const sas = sasPart === undefined ? undefined : parseSas(sasPart);
+    return { container, sas, accountKey: sas === undefined };
   }
-  if (sas.expiresAt !== undefined && !Number.isNaN(sas.expiresAt.getTime()) && sas.expiresAt.getTime() <= now.getTime()) {
-    problems.push(`the SAS expired at ${sas.expiresAt.toISOString()}`);
+  if (options.containerSasUrl !== undefined && options.containerSasUrl !== '') {
+    const from = options.credentialsFrom ?? 'the container SAS URL';
+    let url: URL;
+    try {
+      url = new URL(options.containerSasUrl);
+    } catch (err: unknown) {
+      throw new EdgeMLError('CONFIG_INVALID', `${from} is not a URL`, { cause: err });
+    }
+    return { container: new ContainerClient(options.containerSasUrl, new AnonymousCredential(), pipeline), sas: parseSas(url.search), accountKey: false };
   }
-  return problems;
+  throw new EdgeMLError('CONFIG_INVALID', 'no storage credentials: set EDGEML_STORAGE_CONNECTION_STRING or EDGEML_STORAGE_CONTAINER_SAS_URL (or their _FILE forms)');
 }
 
-export function createBlobSink(options: BlobSinkOptions): UploadSink {
+export function createBlobSink(options: BlobSinkOptions): BlobSink {
   const pipeline: StoragePipelineOptions = {
     retryOptions: {
       maxTries: options.sdkRetry.maxTries,
@@ -92,59 +93,62 @@ export function createBlobSink(options: BlobSinkOptions): UploadSink {
     },
     userAgentOptions: { userAgentPrefix: 'edgeml-uploader' },
   };
-  let container: ContainerClient;
-  let sas: { permissions: string; expiresAt: Date | undefined } | undefined;
-  let canCreateContainer = false;
-  if (options.connectionString !== undefined && options.connectionString !== '') {
-    try {
-      container = BlobServiceClient.fromConnectionString(options.connectionString, pipeline).getContainerClient(options.containerName);
-    } catch (err: unknown) {
-      throw new EdgeMLError('CONFIG_INVALID', `EDGEML_STORAGE_CONNECTION_STRING is not a valid storage connection string: ${(err as Error).message}`, { cause: err });
-    }
-    const sasPart = /SharedAccessSignature=([^;]+)/i.exec(options.connectionString)?.[1];
-    sas = sasPart === undefined ? undefined : parseSas(sasPart);
-    canCreateContainer = sas === undefined;
-  } else if (options.containerSasUrl !== undefined && options.containerSasUrl !== '') {
-    let url: URL;
-    try {
-      url = new URL(options.containerSasUrl);
-    } catch (err: unknown) {
-      throw new EdgeMLError('CONFIG_INVALID', 'EDGEML_STORAGE_CONTAINER_SAS_URL is not a URL', { cause: err });
-    }
-    sas = parseSas(url.search);
-    container = new ContainerClient(options.containerSasUrl, new AnonymousCredential(), pipeline);
-  } else {
-    throw new EdgeMLError('CONFIG_INVALID', 'no storage credentials: set EDGEML_STORAGE_CONNECTION_STRING or EDGEML_STORAGE_CONTAINER_SAS_URL');
-  }
+  const { container, sas, accountKey } = containerFrom(options, pipeline);
   const target = container.url.split('?')[0] ?? container.url;
   const now = options.now ?? (() => new Date());
   const limiter = options.limiter;
+  // A SAS without `r` says so; a stored access policy does not, and we learn it from the first 403.
+  let canRead = !sasForbidsReads(sas);
 
   /** Permission failures get a message an operator can act on; everything else goes to the classifier as is. */
   const asSinkError = (err: unknown, operation: string): unknown => {
-    if (classifyFailure(err).kind === 'permission') {
-      const status = statusOf(err);
-      const code = serviceCodeOf(err);
-      if (code === 'ContainerNotFound') {
-        return new EdgeMLError('CONFIG_INVALID', `container ${target} does not exist and cannot be created with these credentials`, { cause: err });
-      }
-      return new EdgeMLError('SINK_PERMISSION_DENIED', `${operation} refused by ${target} (${status ?? '?'} ${code ?? ''}): the credentials need create (c) or write (w) rights on the container`, {
-        cause: err,
-        details: { statusCode: status, serviceCode: code },
-      });
+    if (classifyFailure(err).kind !== 'permission') return err;
+    const status = statusOf(err);
+    const code = serviceCodeOf(err);
+    if (code === 'ContainerNotFound') {
+      return new EdgeMLError('CONFIG_INVALID', `container ${target} does not exist and cannot be created with these credentials`, { cause: err });
     }
-    return err;
+    return new EdgeMLError('SINK_PERMISSION_DENIED', `${operation} refused by ${target} (${status ?? '?'} ${code ?? ''}): the credentials need create (c) and write (w) rights on the container, and must not be expired or revoked`, {
+      cause: err,
+      details: { statusCode: status, serviceCode: code },
+    });
   };
 
-  const isConflict = (err: unknown): boolean => statusOf(err) === 409 || statusOf(err) === 412;
+  /**
+   * A blob exists under our name and we may not read it (a create-only SAS, `sp=cw`): it is taken
+   * as ours, with this content, without reading it. Why that is sound: blob names are
+   * content-addressed (names.ts: a function of the source's SHA-256, the part, the device and the
+   * source's detection date; result batches of the hash of their lines' message ids), every write
+   * is a conditional create that never replaces a blob, and only this device's pipeline writes
+   * under its device prefix. So the blob under our name was created by an earlier attempt of this
+   * same part: a crash between commit and acknowledgement, or a replay the done-ledger no longer
+   * remembers. What cannot be told apart without reading is a different rendering of the same part
+   * (a transformer setting changed in between); nothing is overwritten then either, and the
+   * outcome says "unverified" (`totals.presentUnverified`). Grant `r` to have conflicts detected.
+   * This answers with no request at all, so a replay never turns into a 403 loop or extra traffic.
+   */
+  const presentUnverified = (request: UploadRequest, md5: string): UploadResult => ({
+    name: request.name,
+    md5,
+    sizeBytes: request.sizeBytes,
+    outcome: 'presentUnverified',
+    bytesSent: 0,
+    blocksStaged: 0,
+    blocksSkipped: 0,
+  });
 
   /** The blob already exists: identical content (same MD5) is success, anything else a conflict. */
   const compareExisting = async (blob: BlockBlobClient, request: UploadRequest, md5: string, signal: AbortSignal): Promise<UploadResult> => {
+    if (!canRead) return presentUnverified(request, md5);
     let props;
     try {
       props = await blob.getProperties({ abortSignal: signal });
     } catch (err: unknown) {
-      throw asSinkError(err, 'reading the existing blob to compare it');
+      if (statusOf(err) !== 403) throw asSinkError(err, 'reading the existing blob to compare it');
+      // The write was allowed a moment ago, so this 403 is about reading: remember it (no second try).
+      canRead = false;
+      options.logger.warn({ target }, 'the credentials may create but not read blobs: replays are taken as present without comparing content');
+      return presentUnverified(request, md5);
     }
     let existingMd5 = props.contentMD5 === undefined ? undefined : Buffer.from(props.contentMD5).toString('base64');
     if (existingMd5 === undefined && props.contentLength === request.sizeBytes) {
@@ -162,8 +166,6 @@ export function createBlobSink(options: BlobSinkOptions): UploadSink {
     });
   };
 
-  const headers = (request: UploadRequest, md5: string) => ({ blobContentType: request.contentType, blobContentMD5: Buffer.from(md5, 'base64') });
-
   const uploadSingle = async (blob: BlockBlobClient, request: UploadRequest, signal: AbortSignal): Promise<UploadResult> => {
     const data = await readSource(request);
     const md5 = md5Base64(data);
@@ -172,7 +174,7 @@ export function createBlobSink(options: BlobSinkOptions): UploadSink {
     const uploadOptions: BlockBlobUploadOptions & { transactionalContentMD5: Uint8Array } = {
       abortSignal: signal,
       conditions: { ifNoneMatch: '*' },
-      blobHTTPHeaders: headers(request, md5),
+      blobHTTPHeaders: { blobContentType: request.contentType, blobContentMD5: Buffer.from(md5, 'base64') },
       metadata: { ...request.metadata },
       transactionalContentMD5: Buffer.from(md5, 'base64'),
     };
@@ -188,134 +190,19 @@ export function createBlobSink(options: BlobSinkOptions): UploadSink {
     return { name: request.name, md5, sizeBytes: data.length, outcome: 'created', bytesSent: data.length, blocksStaged: 0, blocksSkipped: 0 };
   };
 
-  /** MD5 of a file without uploading it (the blob is already committed). */
-  const hashFile = async (file: string, signal: AbortSignal): Promise<{ md5: string; sha256: string; size: number }> => {
-    const md5 = createHash('md5');
-    const sha = createHash('sha256');
-    let size = 0;
-    const handle = await open(file, 'r');
-    try {
-      for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) {
-        md5.update(chunk);
-        sha.update(chunk);
-        size += chunk.length;
-      }
-    } finally {
-      await handle.close().catch(() => undefined);
-    }
-    return { md5: md5.digest('base64'), sha256: sha.digest('hex'), size };
-  };
-
-  const uploadBlocks = async (blob: BlockBlobClient, request: UploadRequest, file: string, signal: AbortSignal): Promise<UploadResult> => {
-    let size: number;
-    try {
-      size = (await stat(file)).size;
-    } catch (err: unknown) {
-      throw new EdgeMLError('FILE_NOT_FOUND', `cannot stat ${file}: ${(err as Error).message}`, { cause: err });
-    }
-    checkSize(request, size);
-
-    // Committed already (a crash after commit, before the ack): compare, send nothing.
-    // A write-only SAS cannot read: then there is no resume, and create-if-absent still protects.
-    const exists = await blob.exists({ abortSignal: signal }).catch((err: unknown) => {
-      if (statusOf(err) === 403) return false;
-      throw asSinkError(err, 'checking for the blob');
-    });
-    if (exists) {
-      const h = await hashFile(file, signal);
-      checkContent(request, h.size, h.sha256);
-      return compareExisting(blob, request, h.md5, signal);
-    }
-    const staged = new Set<string>();
-    try {
-      const list = await blob.getBlockList('uncommitted', { abortSignal: signal });
-      for (const b of list.uncommittedBlocks ?? []) if (b.name !== undefined) staged.add(b.name);
-    } catch (err: unknown) {
-      if (statusOf(err) !== 404 && statusOf(err) !== 403) throw asSinkError(err, 'listing staged blocks');
-    }
-
-    const blockSize = options.blockSizeBytes;
-    const count = Math.max(1, Math.ceil(size / blockSize));
-    const ids: string[] = [];
-    let blocksStaged = 0;
-    let blocksSkipped = 0;
-    let bytesSent = 0;
-    const inner = new AbortController();
-    const onAbort = (): void => inner.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const inFlight = new Set<Promise<void>>();
-    let failure: { err: unknown } | undefined;
-    const wholeMd5 = createHash('md5');
-    const sha = createHash('sha256');
-    const handle = await open(file, 'r');
-    try {
-      for (let i = 0; i < count; i++) {
-        if (failure !== undefined) break;
-        if (signal.aborted) throw new EdgeMLError('ABORTED', 'upload aborted', { cause: signal.reason });
-        const length = Math.min(blockSize, size - i * blockSize);
-        const buf = Buffer.allocUnsafe(length);
-        let read = 0;
-        while (read < length) {
-          const r = await handle.read(buf, read, length - read, i * blockSize + read);
-          if (r.bytesRead === 0) throw new EdgeMLError('INPUT_MALFORMED', `${file} shrank while being uploaded`);
-          read += r.bytesRead;
-        }
-        // Hashing stays on the event loop: moving it to a worker thread was measured (256 MiB to
-        // Azurite on 2 cores) and did not change throughput; the cores are the limit there.
-        wholeMd5.update(buf);
-        sha.update(buf);
-        const blockMd5 = createHash('md5').update(buf).digest();
-        const id = blockId(i, blockMd5.toString('hex'));
-        ids.push(id);
-        if (staged.has(id)) {
-          blocksSkipped++;
-          continue;
-        }
-        while (inFlight.size >= options.blockConcurrency) await Promise.race(inFlight);
-        if (failure !== undefined) break;
-        await limiter.take(length, signal);
-        const p: Promise<void> = blob
-          .stageBlock(id, buf, length, { abortSignal: inner.signal, transactionalContentMD5: blockMd5 })
-          .then(
-            () => {
-              blocksStaged++;
-              bytesSent += length;
-            },
-            (err: unknown) => {
-              failure ??= { err };
-              inner.abort();
-            },
-          )
-          .finally(() => inFlight.delete(p));
-        inFlight.add(p);
-      }
-      await Promise.all(inFlight);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      await handle.close().catch(() => undefined);
-    }
-    if (failure !== undefined) throw asSinkError(failure.err, 'staging a block');
-    const md5 = wholeMd5.digest('base64');
-    // Never commit content other than what was announced.
-    checkContent(request, size, sha.digest('hex'));
-    try {
-      await blob.commitBlockList(ids, { abortSignal: signal, conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: headers(request, md5), metadata: { ...request.metadata } });
-    } catch (err: unknown) {
-      if (isConflict(err)) return compareExisting(blob, request, md5, signal);
-      throw asSinkError(err, 'committing the block list');
-    }
-    return { name: request.name, md5, sizeBytes: size, outcome: 'created', bytesSent, blocksStaged, blocksSkipped };
-  };
+  const blocks: BlockUploadDeps = { blockSizeBytes: options.blockSizeBytes, blockConcurrency: options.blockConcurrency, limiter, asSinkError, compareExisting, canRead: () => canRead };
+  const canCreateContainer = options.createContainer && accountKey;
 
   return {
     kind: 'blob',
     target,
+    grant: sas,
     async checkAccess(signal: AbortSignal): Promise<void> {
       if (sas !== undefined) {
         const problems = sasProblems(sas, now());
         if (problems.length > 0) throw new EdgeMLError('SINK_PERMISSION_DENIED', `cannot upload to ${target}: ${problems.join('; ')}`);
       }
-      if (options.createContainer && canCreateContainer) {
+      if (canCreateContainer) {
         try {
           await container.createIfNotExists({ abortSignal: signal });
         } catch (err: unknown) {
@@ -323,7 +210,7 @@ export function createBlobSink(options: BlobSinkOptions): UploadSink {
         }
       }
       // Staging a block proves write rights without creating a visible blob: uncommitted blocks
-      // are not listed and the service discards them after a week.
+      // are not listed and the service discards them after a week. A create-only SAS may do it.
       const probe = container.getBlockBlobClient(`.edgeml-probe/${options.deviceId}`);
       try {
         await probe.stageBlock(blockId(0, '0'.repeat(32)), Buffer.from('probe'), 5, { abortSignal: signal });
@@ -335,14 +222,14 @@ export function createBlobSink(options: BlobSinkOptions): UploadSink {
     async upload(request: UploadRequest, signal: AbortSignal): Promise<UploadResult> {
       const blob = container.getBlockBlobClient(request.name);
       const once = (): Promise<UploadResult> =>
-        'data' in request.source || request.sizeBytes <= options.singleUploadMaxBytes ? uploadSingle(blob, request, signal) : uploadBlocks(blob, request, request.source.file, signal);
+        'data' in request.source || request.sizeBytes <= options.singleUploadMaxBytes ? uploadSingle(blob, request, signal) : uploadBlocks(blocks, blob, request, request.source.file, signal);
       try {
         return await once();
       } catch (err: unknown) {
         // The container vanished (deleted, or an emulator that lost it): recreate it when allowed,
         // then try once more. A recovery step, not a retry loop.
         const cause = (err as { cause?: unknown }).cause;
-        if (!(options.createContainer && canCreateContainer) || (serviceCodeOf(err) !== 'ContainerNotFound' && serviceCodeOf(cause) !== 'ContainerNotFound')) throw err;
+        if (!canCreateContainer || (serviceCodeOf(err) !== 'ContainerNotFound' && serviceCodeOf(cause) !== 'ContainerNotFound')) throw err;
         options.logger.warn({ target }, 'container not found; recreating it');
         await container.createIfNotExists({ abortSignal: signal });
         return once();

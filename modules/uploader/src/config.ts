@@ -5,8 +5,8 @@ import { templateProblems } from './names.js';
  * The uploader's desired properties. Names follow Azure Blob Storage on IoT Edge's
  * `deviceToCloudUploadProperties` where they mean the same thing (`uploadOn`, `uploadOrder`,
  * `deleteAfterUpload`) so a deployment can migrate by copying values; see README "Twin settings".
- * Credentials are never here: they come from the environment (EDGEML_STORAGE_CONNECTION_STRING or
- * EDGEML_STORAGE_CONTAINER_SAS_URL).
+ * Credentials are never here: they come from the environment (EDGEML_STORAGE_CONNECTION_STRING,
+ * EDGEML_STORAGE_CONTAINER_SAS_URL, or a file named by their _FILE forms; see credentials.ts).
  */
 
 /** Queue classes in priority order: results go before artifacts, artifacts before raw data. */
@@ -48,6 +48,14 @@ export interface UploaderConfig {
   readonly quotaRetryAfterMs: number;
   readonly directory: { readonly path: string; readonly deleteAfterMinutes: number; readonly sweepIntervalMs: number };
   readonly statusReportIntervalMs: number;
+  /** While the sink is paused, when its access check runs again (backoff from initial to max). */
+  readonly sinkProbe: { readonly initialDelayMs: number; readonly maxDelayMs: number };
+  /** How often a credentials file (`…_FILE`) is read again to pick up a rotated secret. */
+  readonly credentialsRefreshIntervalMs: number;
+  /** Shortest lease of a `held` part (the completion's `leaseMs`); renewed when half of it has passed. */
+  readonly leaseMs: number;
+  /** Cap on lease renewals per second; a backlog too large for it gets longer leases instead. */
+  readonly leaseRenewMaxPerSecond: number;
 }
 
 const MiB = 1024 * 1024;
@@ -80,6 +88,10 @@ export const UPLOADER_DEFAULTS = {
   quotaRetryAfterMs: 30_000,
   directory: { path: '', deleteAfterMinutes: 0, sweepIntervalMs: 600_000 },
   statusReportIntervalMs: 60_000,
+  sinkProbe: { initialDelayMs: 2_000, maxDelayMs: 60_000 },
+  credentialsRefreshIntervalMs: 30_000,
+  leaseMs: 3_600_000,
+  leaseRenewMaxPerSecond: 10,
 } as const;
 
 const int = (minimum: number, maximum: number, dflt: number, description: string) =>
@@ -181,6 +193,19 @@ export const UPLOADER_CONFIG_SCHEMA = {
       },
     },
     statusReportIntervalMs: int(1_000, 86_400_000, UPLOADER_DEFAULTS.statusReportIntervalMs, 'Period of the `status` reported property.'),
+    sinkProbe: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'While uploads are paused (credentials refused, sink unreachable), the access check is retried with this backoff.',
+      properties: {
+        initialDelayMs: int(10, 3_600_000, UPLOADER_DEFAULTS.sinkProbe.initialDelayMs, 'First check after the pause.'),
+        maxDelayMs: int(10, 3_600_000, UPLOADER_DEFAULTS.sinkProbe.maxDelayMs, 'Longest wait between checks: at most this long after the sink is back, uploads resume.'),
+      },
+    },
+    credentialsRefreshIntervalMs: int(1_000, 3_600_000, UPLOADER_DEFAULTS.credentialsRefreshIntervalMs, 'How often a credentials file (EDGEML_STORAGE_*_FILE) is read again; a new secret takes effect without a restart.'),
+    leaseMs: int(1_000, 86_400_000, UPLOADER_DEFAULTS.leaseMs, 'Shortest lease of a queued part announced to the watcher with `held`; renewed when half of it has passed, for as long as the part is queued.'),
+    leaseRenewMaxPerSecond: int(1, 10_000, UPLOADER_DEFAULTS.leaseRenewMaxPerSecond, 'Most lease renewals per second; a backlog that would need more gets longer leases (2 x parts / this, up to 24 h).'),
   },
 } as const;
 
@@ -194,6 +219,7 @@ export function buildUploaderConfig(validated: Record<string, unknown>): { confi
   problems.push(...templateProblems(cfg.blobNameTemplate, 'artifact').map((p) => `/blobNameTemplate: ${p}`));
   problems.push(...templateProblems(cfg.resultsBlobNameTemplate, 'results').map((p) => `/resultsBlobNameTemplate: ${p}`));
   if (cfg.retry.maxDelayMs < cfg.retry.initialDelayMs) problems.push('/retry: maxDelayMs must be at least initialDelayMs');
+  if (cfg.sinkProbe.maxDelayMs < cfg.sinkProbe.initialDelayMs) problems.push('/sinkProbe: maxDelayMs must be at least initialDelayMs');
   if (cfg.sdkRetry.maxRetryDelayInMs < cfg.sdkRetry.retryDelayInMs) problems.push('/sdkRetry: maxRetryDelayInMs must be at least retryDelayInMs');
   if (cfg.singleUploadMaxBytes > 0 && cfg.blockSizeBytes > 4000 * MiB) problems.push('/blockSizeBytes: at most 4000 MiB');
   const dir = cfg.directory.path;

@@ -12,6 +12,8 @@ import type { RateLimiter } from './throttle.js';
  * `.tmp-*` name in the same directory, fsynced, then published with link() (atomic and
  * create-if-absent: an existing name is never replaced) or, where the mount has no hard links,
  * rename() after an existence check. Existing content with the same MD5 is success (a replay).
+ * The file, its directory entry and every directory created on the way are fsynced before an
+ * upload counts as done: the uploader deletes the staging copy right after.
  */
 
 export interface DirectorySinkOptions {
@@ -41,6 +43,21 @@ function fsError(err: unknown, what: string): EdgeMLError {
   return new EdgeMLError('SINK_UNAVAILABLE', `${what}: ${(err as Error).message}`, { cause: err });
 }
 
+/**
+ * mkdir -p that survives power loss: the parent of every directory it created is fsynced, top
+ * down, so the path to a published file exists after a crash as surely as the file does.
+ */
+async function mkdirDurable(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const parents: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    parents.push(path.dirname(d));
+    if (d === first || d === path.dirname(d)) break;
+  }
+  for (const p of parents.reverse()) await fsyncDir(p);
+}
+
 export interface DirectorySink extends UploadSink {
   /** Deletes files older than `deleteAfterMinutes` (0: none) and stale temp files. Returns how many. */
   sweep(deleteAfterMinutes: number, nowMs: number): Promise<number>;
@@ -58,7 +75,12 @@ export function createDirectorySink(options: DirectorySinkOptions): DirectorySin
 
   const compare = async (dest: string, request: UploadRequest, md5: string, signal: AbortSignal): Promise<UploadResult> => {
     const existing = await md5OfFile(dest, signal);
-    if (existing.md5 === md5) return { name: request.name, md5, sizeBytes: request.sizeBytes, outcome: 'alreadyPresent', bytesSent: 0, blocksStaged: 0, blocksSkipped: 0 };
+    if (existing.md5 === md5) {
+      // Published by an attempt that may have crashed before its fsync: make it durable now, as
+      // the caller deletes the staging copy next.
+      await fsyncDir(path.dirname(dest));
+      return { name: request.name, md5, sizeBytes: request.sizeBytes, outcome: 'alreadyPresent', bytesSent: 0, blocksStaged: 0, blocksSkipped: 0 };
+    }
     throw new EdgeMLError('SINK_CONFLICT', `${request.name} already exists in the directory sink with different content (MD5 ${existing.md5}, ours ${md5}); not overwritten`, {
       details: { name: request.name, existingMd5: existing.md5, md5 },
     });
@@ -82,7 +104,7 @@ export function createDirectorySink(options: DirectorySinkOptions): DirectorySin
       const dest = destination(request.name);
       const dir = path.dirname(dest);
       try {
-        await mkdir(dir, { recursive: true });
+        await mkdirDurable(dir);
       } catch (err: unknown) {
         throw fsError(err, `cannot create ${dir}`);
       }

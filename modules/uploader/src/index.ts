@@ -33,7 +33,9 @@ export {
   type QueueOptions,
   type ResultRow,
 } from './queue.js';
-export { createBlobSink, blockId, parseSas, sasProblems, type BlobSinkOptions } from './blob-sink.js';
+export { createBlobSink, blockId, type BlobSink, type BlobSinkOptions } from './blob-sink.js';
+export { parseSas, sasForbidsReads, sasProblems, type SasGrant } from './sas.js';
+export { CREDENTIAL_ENV, credentialVariablesSet, readStorageCredentials, type CredentialKind, type StorageCredentials } from './credentials.js';
 export { createDirectorySink, type DirectorySink, type DirectorySinkOptions } from './dir-sink.js';
 export { md5Base64, type UploadRequest, type UploadResult, type UploadSink } from './sink.js';
 export { RateLimiter } from './throttle.js';
@@ -45,3 +47,12 @@ export const uploaderModule: ModuleDefinition<UploaderConfig> = {
   buildConfig: buildUploaderConfig,
   createApp: (deps) => createUploaderApp(deps),
 };
+
+// The parts createUploaderApp wires, for tests that build one part around fakes.
+export { Acknowledger } from './acks.js';
+export { createLogOnce, Settings, type UploaderContext, type UploadQueue } from './context.js';
+export { UploaderMetrics } from './metrics.js';
+export { Quarantine } from './quarantine.js';
+export { QueuePolicy } from './queue-policy.js';
+export { SinkState } from './sink-state.js';
+export { UploadLoop } from './upload-loop.js';

@@ -14,18 +14,17 @@ import {
   type InferenceResultMessage,
 } from '@edgeml/shared';
 import type { Acknowledger } from './acks.js';
-import { classOfArtifact } from './config.js';
+import { classOfArtifact, type QueueClass } from './config.js';
 import type { ItemPayload, PartAck, UploaderContext } from './context.js';
+import type { LeaseRenewer } from './leases.js';
 import { renderBlobName } from './names.js';
+import type { EnqueueOutcome } from './queue.js';
 import type { QueuePolicy } from './queue-policy.js';
 import { blobMetadata } from './sink.js';
 import { removeStagingFile } from './staging.js';
 
 /** How soon the watcher offers a source again when its staging file was missing here. */
 export const STAGING_MISSING_RETRY_MS = 5_000;
-
-/** A held result line's lease beyond its batch window: the time to seal and upload the batch. */
-export const RESULT_HOLD_MARGIN_MS = 120_000;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -45,23 +44,34 @@ export function partOfMalformed(body: Buffer, onUndecodable: (err: unknown) => v
 }
 
 /**
- * Input messages → queue. Each handler ends in one outcome for its part: queued, acknowledged
- * again (a replay of something uploaded), deferred (not now), or dead-lettered (the input's own
- * fault), never a silent drop.
+ * Input messages → queue. Each handler ends in one outcome for its part: queued and `held`
+ * (announced to the watcher in the same commit), held again (a re-offer of something queued),
+ * acknowledged again (a replay of something uploaded), deferred (not now), or dead-lettered (the
+ * input's own fault), never a silent drop.
  */
 export class Intake {
   readonly #ctx: UploaderContext;
   readonly #acks: Acknowledger;
   readonly #policy: QueuePolicy;
+  readonly #leases: LeaseRenewer;
   readonly #queued: () => void;
   #open = true;
 
   /** `queued`: a part entered the queue (the upload loop wakes up). */
-  constructor(ctx: UploaderContext, acks: Acknowledger, policy: QueuePolicy, queued: () => void) {
-    this.#ctx = ctx;
-    this.#acks = acks;
-    this.#policy = policy;
-    this.#queued = queued;
+  constructor(options: { ctx: UploaderContext; acks: Acknowledger; policy: QueuePolicy; leases: LeaseRenewer; queued: () => void }) {
+    this.#ctx = options.ctx;
+    this.#acks = options.acks;
+    this.#policy = options.policy;
+    this.#leases = options.leases;
+    this.#queued = options.queued;
+  }
+
+  /** Settles an enqueue: a part now queued (or queued already) is held; a quarantined one offered again is back. */
+  async #settle(cls: QueueClass, outcome: EnqueueOutcome<ItemPayload, PartAck>, ack: PartAck): Promise<void> {
+    if (!(await this.#policy.settle(cls, outcome, ack))) return;
+    this.#leases.accepted();
+    if (outcome.status === 'duplicate' && outcome.requeued) this.#ctx.logger.info({ id: ack.id, part: ack.part }, 'a quarantined part was offered again: back in the queue');
+    this.#queued();
   }
 
   /** Stops taking messages (shutdown): what arrives now is not acknowledged, so its producer re-sends it. */
@@ -120,12 +130,18 @@ export class Intake {
     });
     const key = `a:${name}`;
     // Replays are checked before the file: a copy of an artifact uploaded (and its staging file
-    // deleted) a moment ago must be acknowledged again, not failed for a missing file.
+    // deleted) a moment ago must be acknowledged again, not failed for a missing file; a copy of
+    // one still queued is held again (the watcher re-offered it: its lease ran out or was lost).
     const done = queue.lookupDone(key);
     if (done !== undefined && done.contentSha256 === m.artifact.sha256) {
       this.#acks.reacknowledge(ack, done);
       const stale = await this.#resolve(m).catch(() => undefined);
       if (stale !== undefined && isWithin(paths.staging, stale) && cfg.deleteAfterUpload) await removeStagingFile(this.#ctx, stale);
+      return;
+    }
+    const again = queue.holdAgain(key, this.#leases.held(ack));
+    if (again !== undefined) {
+      await this.#settle(cls, { status: 'duplicate', requeued: again.requeued }, ack);
       return;
     }
     let file: string;
@@ -159,7 +175,7 @@ export class Intake {
       }),
       ack,
     };
-    if (await this.#policy.settle(cls, queue.enqueue({ key, cls, sizeBytes: m.artifact.sizeBytes, payload }), ack)) this.#queued();
+    await this.#settle(cls, queue.enqueue({ key, cls, sizeBytes: m.artifact.sizeBytes, payload, held: this.#leases.held(ack) }), ack);
   }
 
   readonly onResult = async (msg: IncomingMessage): Promise<void> => {
@@ -190,12 +206,6 @@ export class Intake {
     }
     const windowMs = this.#ctx.settings().results.batchWindowMs;
     const windowStartMs = windowMs > 0 ? Math.floor(detectedMs / windowMs) * windowMs : detectedMs;
-    const outcome = queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack });
-    if (!(await this.#policy.settle('results', outcome, ack))) return;
-    // The line now waits up to batchWindowMs for its blob. Saying it is durably held frees the source's
-    // maxInFlight slot at the watcher meanwhile: without it a 60 s window let 100 files a minute through
-    // the whole suite (#20, the end-to-end stall). `uploaded` follows when the batch commits.
-    if (outcome.status === 'queued') this.#acks.hold(ack, windowMs + RESULT_HOLD_MARGIN_MS);
-    this.#queued();
+    await this.#settle('results', queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack, held: this.#leases.held(ack) }), ack);
   }
 }

@@ -20,9 +20,9 @@ export const RETRY_QUARANTINED_PAYLOAD_SCHEMA = {
 /** What the methods act on; the composition root passes the parts that do it. */
 export interface MethodTargets {
   readonly queue: UploadQueue;
-  /** Seal open result batches and lift any sink pause at the next pass. */
+  /** Seal open result batches and check a paused sink now. */
   flushSoon(): void;
-  /** Rights may have been fixed: check the sink again when it refused writes. */
+  /** Rights may have been fixed: check a paused sink again now; answers the state after. */
   recheckSink(): Promise<string>;
   wakeUploads(): void;
   /** Resolves true once nothing is queued, in flight or in the outbox, false after `timeoutMs`. */

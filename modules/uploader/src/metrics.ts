@@ -7,12 +7,16 @@ import type { UploadResult } from './sink.js';
 export interface Totals {
   uploaded: number;
   alreadyPresent: number;
+  /** Replays taken as present without reading the blob back (a create-only SAS; see blob-sink.ts). */
+  presentUnverified: number;
   bytes: number;
   blocksSkipped: number;
   quarantined: number;
   deadLettered: number;
   deferred: number;
   reacknowledged: number;
+  /** `held` completions queued: first acceptances and lease renewals. */
+  held: number;
 }
 
 /** How far back the throughput gauge looks. */
@@ -23,7 +27,7 @@ const THROUGHPUT_WINDOW_MS = 10_000;
  * that counts calls one method here, so the metric and the total can never disagree.
  */
 export class UploaderMetrics {
-  readonly totals: Totals = { uploaded: 0, alreadyPresent: 0, bytes: 0, blocksSkipped: 0, quarantined: 0, deadLettered: 0, deferred: 0, reacknowledged: 0 };
+  readonly totals: Totals = { uploaded: 0, alreadyPresent: 0, presentUnverified: 0, bytes: 0, blocksSkipped: 0, quarantined: 0, deadLettered: 0, deferred: 0, reacknowledged: 0, held: 0 };
   readonly #recentBytes: { t: number; bytes: number }[] = [];
   readonly #nowMs: () => number;
   readonly #uploadedItems: Counter;
@@ -31,6 +35,7 @@ export class UploaderMetrics {
   readonly #failures: Counter;
   readonly #quotaEvents: Counter;
   readonly #deadLetters: Counter;
+  readonly #held: Counter;
 
   constructor(registry: Registry, queue: UploadQueue, nowMs: () => number) {
     this.#nowMs = nowMs;
@@ -69,6 +74,7 @@ export class UploaderMetrics {
     this.#uploadedBytes = new Counter({ name: 'edgeml_uploader_uploaded_bytes_total', help: 'Bytes sent to the sink, by class.', labelNames: ['class'], registers });
     this.#failures = new Counter({ name: 'edgeml_uploader_failures_total', help: 'Upload failures by classified reason.', labelNames: ['reason'], registers });
     this.#quotaEvents = new Counter({ name: 'edgeml_uploader_quota_events_total', help: 'Items refused or evicted by a full quota.', labelNames: ['class', 'action'], registers });
+    this.#held = new Counter({ name: 'edgeml_uploader_held_total', help: 'held completions queued, by kind (accepted: a part entered the queue or was offered again; renewed: a lease renewal).', labelNames: ['kind'], registers });
     this.#deadLetters = new Counter({ name: 'edgeml_uploader_dead_lettered_total', help: 'Parts acknowledged as dead-lettered, by error code.', labelNames: ['code'], registers });
   }
 
@@ -81,6 +87,7 @@ export class UploaderMetrics {
     this.totals.bytes += result.bytesSent;
     this.totals.blocksSkipped += result.blocksSkipped;
     if (result.outcome === 'alreadyPresent') this.totals.alreadyPresent++;
+    if (result.outcome === 'presentUnverified') this.totals.presentUnverified++;
   }
 
   failure(reason: string): void {
@@ -101,6 +108,11 @@ export class UploaderMetrics {
   quarantined(code: string, parts: number): void {
     this.#deadLetters.inc({ code }, parts);
     this.totals.quarantined++;
+  }
+
+  held(kind: 'accepted' | 'renewed', parts: number): void {
+    this.#held.inc({ kind }, parts);
+    this.totals.held += parts;
   }
 
   bytesPerSecond(): number {

@@ -4,6 +4,7 @@ import { QUEUE_CLASSES, type QueueClass } from './config.js';
 import type { ItemPayload, PartAck, ResultLine, UploaderContext } from './context.js';
 import type { UploaderMetrics } from './metrics.js';
 import { renderBlobName } from './names.js';
+import { removeStagingFile } from './staging.js';
 import type { EnqueueOutcome, Evicted } from './queue.js';
 
 /** What the quota did to a class since start (reported in `status.usage.<class>`). */
@@ -79,11 +80,14 @@ export class QueuePolicy {
     );
   }
 
+  /** Evicted items are dead-lettered; their staging files go (the eviction was committed with FULL). */
   async #evicted(cls: QueueClass, evicted: readonly Evicted<ItemPayload, PartAck>[]): Promise<void> {
     this.#note(cls, 'evicted', evicted.length);
     for (const e of evicted) {
-      const acks = e.type === 'result' ? [e.row.ack] : e.item.payload.type === 'file' ? [e.item.payload.ack] : [];
+      const p = e.type === 'item' ? e.item.payload : undefined;
+      const acks = e.type === 'result' ? [e.row.ack] : p?.type === 'file' ? [p.ack] : [];
       for (const a of acks) await this.#acks.deadLetter(a, 'QUOTA_EXCEEDED', `evicted: the ${cls} quota is full and its policy is evictOldest`, { class: cls, policy: 'evictOldest' });
+      if (p?.type === 'file' && p.owned) await removeStagingFile(this.#ctx, p.file);
     }
   }
 

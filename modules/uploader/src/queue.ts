@@ -3,6 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { EdgeMLError } from '@edgeml/shared';
 import { QUEUE_CLASSES, type ClassConfig, type QueueClass } from './config.js';
+import { LeaseRows, type Held } from './queue-leases.js';
+import { applySchema, toItem, toResult, type ItemRow, type ResultDbRow } from './queue-schema.js';
 
 /**
  * The durable, bounded upload queue: SQLite in WAL mode with synchronous=FULL, so an accepted item
@@ -49,7 +51,8 @@ export type Evicted<P, A> = { readonly type: 'item'; readonly item: QueueItem<P>
 
 export type EnqueueOutcome<P, A> =
   | { readonly status: 'queued'; readonly seq: number; readonly evicted: readonly Evicted<P, A>[] }
-  | { readonly status: 'duplicate' }
+  /** Already queued. `requeued`: it was quarantined and is pending again (content offered anew). */
+  | { readonly status: 'duplicate'; readonly requeued: boolean }
   /**
    * No room. `permanent` when the item can never fit (larger than the whole quota); otherwise the
    * class is full for now and the item may be offered again once uploads free room.
@@ -84,90 +87,6 @@ export interface QueueOptions {
   readonly doneRetentionMs?: number;
 }
 
-interface ItemRow {
-  seq: number;
-  key: string;
-  cls: QueueClass;
-  size_bytes: number;
-  enqueued_at: number;
-  state: ItemState;
-  attempts: number;
-  next_attempt_at: number;
-  last_code: string | null;
-  last_reason: string | null;
-  payload: string;
-}
-
-interface ResultDbRow {
-  message_id: string;
-  window_key: number;
-  received_at: number;
-  size_bytes: number;
-  line: string;
-  ack: string;
-}
-
-const SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS items (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  key TEXT NOT NULL UNIQUE,
-  cls TEXT NOT NULL,
-  size_bytes INTEGER NOT NULL,
-  enqueued_at INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL DEFAULT 0,
-  last_code TEXT,
-  last_reason TEXT,
-  payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS items_pick ON items (cls, state, seq);
-CREATE TABLE IF NOT EXISTS results (
-  message_id TEXT PRIMARY KEY,
-  window_key INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  size_bytes INTEGER NOT NULL,
-  batch_seq INTEGER,
-  line TEXT NOT NULL,
-  ack TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_open ON results (batch_seq, window_key);
-CREATE TABLE IF NOT EXISTS done (
-  key TEXT PRIMARY KEY,
-  blob_name TEXT NOT NULL,
-  md5 TEXT NOT NULL,
-  sink TEXT NOT NULL,
-  content_sha256 TEXT,
-  completed_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS done_age ON done (completed_at);
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  body TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-`;
-
-function toItem<P>(row: ItemRow): QueueItem<P> {
-  return {
-    seq: row.seq,
-    key: row.key,
-    cls: row.cls,
-    sizeBytes: row.size_bytes,
-    enqueuedAtMs: row.enqueued_at,
-    state: row.state,
-    attempts: row.attempts,
-    nextAttemptAtMs: row.next_attempt_at,
-    lastCode: row.last_code,
-    lastReason: row.last_reason,
-    payload: JSON.parse(row.payload) as P,
-  };
-}
-
-function toResult<A>(row: ResultDbRow): ResultRow<A> {
-  return { messageId: row.message_id, windowKey: row.window_key, receivedAtMs: row.received_at, sizeBytes: row.size_bytes, line: row.line, ack: JSON.parse(row.ack) as A };
-}
-
 /** Thrown inside an enqueue transaction to roll it back. */
 class Refused extends Error {
   constructor(
@@ -196,12 +115,14 @@ export class DurableQueue<P, A> {
    */
   private readonly inflight = new Set<number>();
   private syncLevel: 'FULL' | 'NORMAL' = 'FULL';
+  private readonly leases: LeaseRows<P, A>;
 
   private constructor(db: Database.Database, options: QueueOptions) {
     this.db = db;
     this.classes = options.classes;
     this.now = options.now;
     this.doneRetentionMs = options.doneRetentionMs ?? 30 * 24 * 3600_000;
+    this.leases = new LeaseRows<P, A>(db, (bodies) => this.addOutboxIn(bodies));
   }
 
   /**
@@ -216,7 +137,7 @@ export class DurableQueue<P, A> {
       db.pragma('journal_mode = WAL');
       // FULL: every commit fsyncs the WAL, so an acknowledged enqueue survives power loss.
       db.pragma('synchronous = FULL');
-      db.exec(SCHEMA_SQL);
+      applySchema(db);
       // Files written by an older version that persisted claims.
       db.prepare(`UPDATE items SET state = 'pending' WHERE state = 'inflight'`).run();
     } catch (err: unknown) {
@@ -229,11 +150,13 @@ export class DurableQueue<P, A> {
 
   /**
    * Durability per commit. Intake (an accepted message, the acks of a refusal) commits with FULL:
-   * edgeHub forgets a message once the handler returns, so it must survive power loss. Progress
-   * (completed, failed, released, quarantined, acks sent) commits with NORMAL: in WAL mode that
-   * still survives kill -9, and a power cut can only undo progress, which repeats harmlessly
-   * (create-if-absent turns a re-upload into `alreadyPresent`; an ack may be sent twice). Measured
-   * on the dev VM: ~4 ms per FULL commit against ~0.1 ms per NORMAL one, on the event loop.
+   * edgeHub forgets a message once the handler returns, so it must survive power loss. So does
+   * every commit after which the caller deletes the only local copy of something: a completion
+   * whose staging file is deleted next (`complete(…, { durable: true })`), a quarantine whose
+   * record points at the moved file. Other progress (failed, released, acks sent) commits with
+   * NORMAL: in WAL mode that still survives kill -9, and a power cut can only undo progress,
+   * which repeats harmlessly (create-if-absent turns a re-upload into `alreadyPresent`; an ack may
+   * be sent twice). Measured on the dev VM: ~4 ms per FULL commit against ~0.1 ms per NORMAL one.
    */
   private sync(level: 'FULL' | 'NORMAL'): void {
     if (this.syncLevel === level) return;
@@ -314,18 +237,51 @@ export class DurableQueue<P, A> {
     return [{ type: 'item', item: toItem<P>(row) }];
   }
 
-  /** Adds an item unless one with the same key is queued. Atomic with any eviction it causes. */
-  enqueue(input: { key: string; cls: QueueClass; sizeBytes: number; payload: P }): EnqueueOutcome<P, A> {
+  /**
+   * Adds an item unless one with the same key is queued. Atomic with any eviction it causes and
+   * with `held`, the completion that tells the watcher the part is now held (queued in the outbox,
+   * the part's lease clock set). A duplicate is held again; a quarantined one is put back in the
+   * queue (its content was offered anew, e.g. reprocessed after a dead letter).
+   */
+  enqueue(input: { key: string; cls: QueueClass; sizeBytes: number; payload: P; held?: Held }): EnqueueOutcome<P, A> {
     return this.refusalRollsBack(() => {
-      const existing = this.db.prepare(`SELECT seq FROM items WHERE key = ?`).get(input.key);
-      if (existing !== undefined) return { status: 'duplicate' };
+      const t = this.now();
+      const existing = this.db.prepare(`SELECT seq, state FROM items WHERE key = ?`).get(input.key) as { seq: number; state: ItemState } | undefined;
+      if (existing !== undefined) return { status: 'duplicate', requeued: this.holdExisting(existing, input.held) };
       const room = this.makeRoom(input.cls, input.sizeBytes);
       if (!room.ok) throw new Refused(room.reason, room.permanent);
       const r = this.db
-        .prepare(`INSERT INTO items (key, cls, size_bytes, enqueued_at, state, payload) VALUES (?, ?, ?, ?, 'pending', ?)`)
-        .run(input.key, input.cls, input.sizeBytes, this.now(), JSON.stringify(input.payload));
+        .prepare(`INSERT INTO items (key, cls, size_bytes, enqueued_at, state, payload, renew_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`)
+        .run(input.key, input.cls, input.sizeBytes, t, JSON.stringify(input.payload), input.held?.renewAtMs ?? 0);
+      if (input.held !== undefined) this.addOutboxIn([input.held.body]);
       return { status: 'queued', seq: Number(r.lastInsertRowid), evicted: room.evicted };
     });
+  }
+
+  /**
+   * When an item with this key is queued: holds it again (its `held` queued, its lease clock
+   * reset) and puts it back in the queue if it was quarantined; returns `{ requeued }`. Returns
+   * undefined when no such item is queued. Lets intake answer a re-offer before looking at files.
+   */
+  holdAgain(key: string, held: Held): { requeued: boolean } | undefined {
+    this.sync('NORMAL');
+    return this.db.transaction(() => {
+      const existing = this.db.prepare(`SELECT seq, state FROM items WHERE key = ?`).get(key) as { seq: number; state: ItemState } | undefined;
+      return existing === undefined ? undefined : { requeued: this.holdExisting(existing, held) };
+    })();
+  }
+
+  private holdExisting(existing: { seq: number; state: ItemState }, held: Held | undefined): boolean {
+    const requeued = existing.state === 'quarantined' && this.requeueSeq(existing.seq);
+    if (held !== undefined) this.leases.holdItem(existing.seq, held);
+    return requeued;
+  }
+
+  /** A quarantined item (and a batch's lines) back to pending, held again at the next renewal pass. */
+  private requeueSeq(seq: number): boolean {
+    const changed = this.db.prepare(`UPDATE items SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE state = 'quarantined' AND seq = ?`).run(seq).changes > 0;
+    if (changed) this.leases.renewSoon(seq);
+    return changed;
   }
 
   /**
@@ -343,16 +299,24 @@ export class DurableQueue<P, A> {
   }
 
   /** Adds a result line (class `results`) to the batch window `windowKey`. */
-  addResult(input: { messageId: string; windowKey: number; line: string; ack: A }): EnqueueOutcome<P, A> {
+  addResult(input: { messageId: string; windowKey: number; line: string; ack: A; held?: Held }): EnqueueOutcome<P, A> {
     return this.refusalRollsBack(() => {
-      const existing = this.db.prepare(`SELECT 1 FROM results WHERE message_id = ?`).get(input.messageId);
-      if (existing !== undefined) return { status: 'duplicate' };
+      const t = this.now();
+      const existing = this.db
+        .prepare(`SELECT r.batch_seq AS batch, i.state AS state FROM results r LEFT JOIN items i ON i.seq = r.batch_seq WHERE r.message_id = ?`)
+        .get(input.messageId) as { batch: number | null; state: ItemState | null } | undefined;
+      if (existing !== undefined) {
+        const requeued = existing.state === 'quarantined' && existing.batch !== null && this.requeueSeq(existing.batch);
+        if (input.held !== undefined) this.leases.holdLine(input.messageId, input.held);
+        return { status: 'duplicate', requeued };
+      }
       const size = Buffer.byteLength(input.line) + 1;
       const room = this.makeRoom('results', size);
       if (!room.ok) throw new Refused(room.reason, room.permanent);
       const r = this.db
-        .prepare(`INSERT INTO results (message_id, window_key, received_at, size_bytes, line, ack) VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(input.messageId, input.windowKey, this.now(), size, input.line, JSON.stringify(input.ack));
+        .prepare(`INSERT INTO results (message_id, window_key, received_at, size_bytes, line, ack, renew_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(input.messageId, input.windowKey, t, size, input.line, JSON.stringify(input.ack), input.held?.renewAtMs ?? 0);
+      if (input.held !== undefined) this.addOutboxIn([input.held.body]);
       return { status: 'queued', seq: Number(r.lastInsertRowid), evicted: room.evicted };
     });
   }
@@ -470,30 +434,52 @@ export class DurableQueue<P, A> {
     return r?.attempts ?? 0;
   }
 
-  /** Parks an item for an operator; its new payload may point at the quarantine copy. */
+  /** Parks an item for an operator; its new payload may point at the quarantine copy (FULL: the move already happened). */
   quarantine(seq: number, failure: { code: string; reason: string; payload: P; outbox: readonly string[] }): void {
-    this.sync('NORMAL');
+    this.sync('FULL');
     this.inflight.delete(seq);
     this.db.transaction(() => {
       this.db
         .prepare(`UPDATE items SET state = 'quarantined', attempts = attempts + 1, last_code = ?, last_reason = ?, payload = ? WHERE seq = ?`)
         .run(failure.code, failure.reason.slice(0, 4096), JSON.stringify(failure.payload), seq);
+      // Dead-lettered: no longer held, its lease is not renewed.
+      this.leases.release(seq);
       this.addOutboxIn(failure.outbox);
     })();
   }
 
-  /** Quarantined items back into the queue (all, or those with the given keys). Returns how many. */
+  /**
+   * Quarantined items back into the queue (all, or those with the given keys). Returns how many.
+   * Their parts are held again: the next lease renewal sends `held` for them.
+   */
   requeueQuarantined(keys?: readonly string[]): number {
     this.sync('NORMAL');
     return this.db.transaction((): number => {
-      if (keys === undefined) {
-        return this.db.prepare(`UPDATE items SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE state = 'quarantined'`).run().changes;
-      }
-      const stmt = this.db.prepare(`UPDATE items SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE state = 'quarantined' AND key = ?`);
+      const seqs =
+        keys === undefined
+          ? (this.db.prepare(`SELECT seq FROM items WHERE state = 'quarantined'`).all() as { seq: number }[]).map((r) => r.seq)
+          : keys.map((k) => (this.db.prepare(`SELECT seq FROM items WHERE state = 'quarantined' AND key = ?`).get(k) as { seq: number } | undefined)?.seq).filter((x): x is number => x !== undefined);
       let n = 0;
-      for (const k of keys) n += stmt.run(k).changes;
+      for (const seq of seqs) if (this.requeueSeq(seq)) n++;
       return n;
     })();
+  }
+
+  /**
+   * Renews the leases of held parts: up to `limit` parts whose renewal is due at `nowMs`, earliest
+   * first, get a new `held` completion in the outbox and their next renewal set, in one
+   * transaction (see queue-leases.ts). Returns how many. NORMAL durability: a renewal lost to a
+   * power cut is simply sent again.
+   */
+  renewLeases(options: { nowMs: number; limit: number; ackOf: (payload: P) => A | undefined; held: (ack: A) => Held }): number {
+    if (options.limit <= 0) return 0;
+    this.sync('NORMAL');
+    return this.db.transaction(() => this.leases.renew(options))();
+  }
+
+  /** Parts held now (file items and result lines not quarantined): what the renewals have to cover. */
+  heldParts(): number {
+    return this.leases.heldParts();
   }
 
   listQuarantined(limit = 100): QueueItem<P>[] {
@@ -510,9 +496,15 @@ export class DurableQueue<P, A> {
    * Records a finished upload in one transaction: the item (and a batch's lines) leave the queue,
    * the done-ledger remembers each key, and the completions enter the outbox. A crash before this
    * commit re-uploads (a no-op thanks to create-if-absent); after it, the outbox re-sends the acks.
+   * `durable`: the caller deletes the source file next, so the commit must survive power loss
+   * first (otherwise a power cut could bring back a pending item whose only copy is gone).
    */
-  complete(seq: number, done: { keys: readonly string[]; blobName: string; md5: string; sink: 'blob' | 'directory'; contentSha256: string | null; outbox: readonly string[] }): void {
-    this.sync('NORMAL');
+  complete(
+    seq: number,
+    done: { keys: readonly string[]; blobName: string; md5: string; sink: 'blob' | 'directory'; contentSha256: string | null; outbox: readonly string[] },
+    options: { durable?: boolean } = {},
+  ): void {
+    this.sync(options.durable === true ? 'FULL' : 'NORMAL');
     this.inflight.delete(seq);
     this.db.transaction(() => {
       this.db.prepare(`DELETE FROM items WHERE seq = ?`).run(seq);

@@ -20,8 +20,12 @@ export interface UploadResult {
   /** MD5 of the whole content, base64 (the form Azure's Content-MD5 uses). */
   readonly md5: string;
   readonly sizeBytes: number;
-  /** `alreadyPresent`: identical content was there already (a replay), nothing was written. */
-  readonly outcome: 'created' | 'alreadyPresent';
+  /**
+   * `alreadyPresent`: identical content was there already (a replay), nothing was written.
+   * `presentUnverified`: a blob was there already and the credentials may not read it back (a
+   * create-only SAS); taken as ours because names are content-addressed (see blob-sink.ts).
+   */
+  readonly outcome: 'created' | 'alreadyPresent' | 'presentUnverified';
   readonly bytesSent: number;
   readonly blocksStaged: number;
   /** Blocks found already staged from an earlier, interrupted attempt and not sent again. */

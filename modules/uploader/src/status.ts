@@ -15,15 +15,17 @@ export class UploaderStatus {
   readonly #sink: SinkState;
   readonly #policy: QueuePolicy;
   readonly #inflight: () => number;
+  readonly #leaseMs: () => number;
   #reporting = false;
   #started = false;
 
-  constructor(options: { ctx: UploaderContext; metrics: UploaderMetrics; sink: SinkState; policy: QueuePolicy; inflight: () => number }) {
+  constructor(options: { ctx: UploaderContext; metrics: UploaderMetrics; sink: SinkState; policy: QueuePolicy; inflight: () => number; leaseMs: () => number }) {
     this.#ctx = options.ctx;
     this.#metrics = options.metrics;
     this.#sink = options.sink;
     this.#policy = options.policy;
     this.#inflight = options.inflight;
+    this.#leaseMs = options.leaseMs;
   }
 
   snapshot(): Record<string, unknown> {
@@ -58,6 +60,8 @@ export class UploaderStatus {
       openResultLines: open ? queue.openResults().lines : 0,
       inflight: this.#inflight(),
       outbox: open ? queue.outboxSize() : 0,
+      // Parts announced `held` and still queued, and the lease they are renewed with.
+      held: { parts: open ? queue.heldParts() : 0, leaseMs: this.#leaseMs() },
       bytesPerSecond: Math.round(this.#metrics.bytesPerSecond()),
       totals: { ...totals },
       // The counts shape every module's getStatus shares (read by the local runtime's view and summary).

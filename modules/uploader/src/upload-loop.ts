@@ -1,6 +1,6 @@
 import { backoffDelayMs, EdgeMLError, errorMessage } from '@edgeml/shared';
 import type { Acknowledger } from './acks.js';
-import { classifyFailure } from './classify.js';
+import { classifyFailure, type Classified } from './classify.js';
 import { acksOf, type ResultLine, type UploadItem, type UploaderContext } from './context.js';
 import type { UploaderMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
@@ -27,6 +27,8 @@ export class UploadLoop {
   readonly #quarantine: Quarantine;
   readonly #inflight = new Map<number, { item: UploadItem; abort: AbortController; done: Promise<void> }>();
   readonly #wake = new Wakeable();
+  /** Items refused for the credentials, with the sink generation at the refusal (see #refused). */
+  readonly #refusedAt = new Map<number, number>();
   #loop: Promise<void> | undefined;
   #stopping = false;
 
@@ -89,7 +91,6 @@ export class UploadLoop {
       const t = this.#ctx.nowMs();
       let delay = IDLE_POLL_MS;
       if (next !== null && next > t) delay = Math.min(delay, next - t);
-      if (this.#sink.pausedUntilMs > t) delay = Math.min(delay, this.#sink.pausedUntilMs - t);
       await this.#wake.nap(Math.max(5, delay), this.#ctx.logger);
     }
   }
@@ -128,6 +129,15 @@ export class UploadLoop {
   }
 
   async #upload(item: UploadItem, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#attempt(item, signal);
+    } finally {
+      // Settled one way or another; a released item keeps its refusal record until it goes through.
+      if (this.#refusedAt.has(item.seq) && !this.#ctx.queue.isClosed && this.#ctx.queue.get(item.seq)?.state !== 'pending') this.#refusedAt.delete(item.seq);
+    }
+  }
+
+  async #attempt(item: UploadItem, signal: AbortSignal): Promise<void> {
     const { queue } = this.#ctx;
     const sink = this.#sink.sink as UploadSink;
     let rows: ResultLine[] = [];
@@ -139,16 +149,19 @@ export class UploadLoop {
       }
       rows = built.rows;
       const result = await sink.upload(built.request, signal);
-      this.#completed(item, result, rows, sink.kind);
-      this.#sink.succeeded();
       const p = item.payload;
-      if (p.type === 'file' && p.owned && (this.#ctx.settings().deleteAfterUpload || this.#quarantine.holds(p.file))) await removeStagingFile(this.#ctx, p.file);
+      const deleteFile = p.type === 'file' && p.owned && (this.#ctx.settings().deleteAfterUpload || this.#quarantine.holds(p.file));
+      // The completion must be durable before the only local copy goes: after a power cut a
+      // completion lost from the queue would bring the item back with its file already deleted.
+      this.#completed(item, result, rows, sink.kind, deleteFile);
+      this.#sink.succeeded();
+      if (deleteFile) await removeStagingFile(this.#ctx, p.file);
     } catch (err: unknown) {
       await this.#failed(item, err, rows);
     }
   }
 
-  #completed(item: UploadItem, result: UploadResult, rows: readonly ResultLine[], sinkKind: 'blob' | 'directory'): void {
+  #completed(item: UploadItem, result: UploadResult, rows: readonly ResultLine[], sinkKind: 'blob' | 'directory', durable: boolean): void {
     const p = item.payload;
     const blob = { sink: sinkKind, name: result.name, md5: result.md5 };
     const keys = p.type === 'file' ? [item.key] : rows.map((r) => `r:${r.messageId}`);
@@ -159,10 +172,33 @@ export class UploadLoop {
       sink: sinkKind,
       contentSha256: p.type === 'file' ? p.sha256 : null,
       outbox: acksOf(p, rows).map((a) => this.#acks.body(a, 'uploaded', { blob })),
-    });
+    }, { durable });
     this.#acks.committed();
     this.#metrics.uploaded(item.cls, result);
     this.#ctx.logger.debug({ name: result.name, md5: result.md5, outcome: result.outcome, bytesSent: result.bytesSent, blocksSkipped: result.blocksSkipped }, 'uploaded');
+  }
+
+  /**
+   * Refused for the credentials. The first time, that is the sink's problem, not the item's:
+   * every upload pauses and the item is charged nothing (an expired SAS must not quarantine the
+   * backlog). If the sink's check then passes (it accepts writes) and this item is refused again,
+   * the refusal is the item's own (a blob the rights may not touch): it is charged an attempt like
+   * any other failure, so it can never hold the queue in a pause/resume loop.
+   */
+  async #refused(item: UploadItem, c: Classified, err: unknown, rows: readonly ResultLine[]): Promise<void> {
+    const { queue } = this.#ctx;
+    const cfg = this.#ctx.settings();
+    const before = this.#refusedAt.get(item.seq);
+    if (before === undefined || before === this.#sink.generation) {
+      this.#refusedAt.set(item.seq, this.#sink.generation);
+      queue.release(item.seq, 0);
+      this.#sink.refused(c.code, err);
+      return;
+    }
+    const t = this.#ctx.nowMs();
+    const attempts = queue.fail(item.seq, { code: c.code, reason: errorMessage(err), nextAttemptAtMs: t + backoffDelayMs(item.attempts + 1, cfg.retry, this.#ctx.random) });
+    this.#ctx.logOnce('refused-item', 'warn', { err, key: item.key, attempts }, `upload refused for this item while the sink accepts writes (attempt ${attempts} of ${cfg.maxAttempts}): ${errorMessage(err)}`);
+    if (attempts >= cfg.maxAttempts) await this.#quarantine.park(item, c, `refused ${attempts} times while the sink accepted other writes: ${errorMessage(err)}`, rows);
   }
 
   async #failed(item: UploadItem, err: unknown, rows: readonly ResultLine[]): Promise<void> {
@@ -174,13 +210,12 @@ export class UploadLoop {
       case 'aborted':
         queue.release(item.seq, 0);
         return;
-      case 'unavailable': {
-        // The sink did not answer: pause the whole queue, charge nothing to the item.
-        const retryInMs = this.#sink.unavailable(c.code, err);
+      case 'unavailable':
+        // The sink did not answer: pause every upload, charge nothing to the item.
         queue.release(item.seq, 0);
-        this.#ctx.logOnce('sink-unavailable', 'warn', { err, code: c.code, retryInMs }, `sink unavailable; uploads paused: ${errorMessage(err)}`);
+        this.#sink.unreachable(c.code, err);
+        this.#ctx.logOnce('sink-unavailable', 'warn', { err, code: c.code }, `sink unavailable; uploads paused: ${errorMessage(err)}`);
         return;
-      }
       case 'transient': {
         const t = this.#ctx.nowMs();
         const attempts = queue.fail(item.seq, { code: c.code, reason: errorMessage(err), nextAttemptAtMs: t + backoffDelayMs(item.attempts + 1, cfg.retry, this.#ctx.random) });
@@ -189,8 +224,7 @@ export class UploadLoop {
         return;
       }
       case 'permission':
-        this.#sink.refused(c.code, err);
-        await this.#quarantine.park(item, c, errorMessage(err), rows);
+        await this.#refused(item, c, err, rows);
         return;
       case 'conflict':
       case 'fatal':

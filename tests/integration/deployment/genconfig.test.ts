@@ -26,6 +26,8 @@ const DOT_ENV = [
   'CONTAINER_REGISTRY_PASSWORD="p@ss;word\\"quoted"',
   'EDGEML_STORAGE_CONNECTION_STRING=',
   'EDGEML_STORAGE_CONTAINER_SAS_URL=https://example.blob.core.windows.net/edgeml?sv=2024-11-04&sp=rcw&sig=redacted',
+  'EDGEML_STORAGE_CONNECTION_STRING_FILE=',
+  'EDGEML_STORAGE_CONTAINER_SAS_URL_FILE=',
   '',
 ].join('\n');
 

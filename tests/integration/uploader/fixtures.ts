@@ -97,12 +97,19 @@ export function resultMessage(n: number, detectedAt = '2026-11-24T10:00:00.000Z'
   };
 }
 
+export function completionsOf(edge: MemoryEdgeClient): CompletionMessage[] {
+  return edge.sentTo('completed').map((m) => m.json as CompletionMessage);
+}
+
 export interface TestApp {
   readonly edge: MemoryEdgeClient;
   readonly app: ReturnType<typeof createUploaderApp>;
   readonly registry: Registry;
   stop(): Promise<void>;
+  /** Completions other than `held` (uploaded, deadLettered, deferred), in order. */
   completions(): CompletionMessage[];
+  /** The `held` completions (acceptances and lease renewals). */
+  held(): CompletionMessage[];
 }
 
 export async function startApp(paths: DataPaths, env: Record<string, string | undefined>, desired: Record<string, unknown> = {}, now: () => Date = () => new Date()): Promise<TestApp> {
@@ -117,7 +124,8 @@ export async function startApp(paths: DataPaths, env: Record<string, string | un
     app,
     registry,
     stop: () => app.stop(AbortSignal.timeout(10_000)),
-    completions: () => edge.sentTo('completed').map((m) => m.json as CompletionMessage),
+    completions: () => completionsOf(edge).filter((c) => c.outcome !== 'held'),
+    held: () => completionsOf(edge).filter((c) => c.outcome === 'held'),
   };
 }
 

@@ -14,7 +14,7 @@ describe('uploader: result lines waiting in a batch window are announced as held
     const t = await startApp(paths, {}, { sink: 'directory', results: { batchWindowMs: 600_000 } });
     try {
       for (let i = 0; i < 3; i++) await t.edge.deliver('results', resultMessage(i));
-      const byOutcome = (o: CompletionMessage['outcome']): CompletionMessage[] => t.completions().filter((c) => c.outcome === o);
+      const byOutcome = (o: CompletionMessage['outcome']): CompletionMessage[] => [...t.completions(), ...t.held()].filter((c) => c.outcome === o);
       await waitFor(() => byOutcome('held').length === 3, 10_000, 'three held announcements');
       assert.equal(byOutcome('uploaded').length, 0, 'the window is still open');
       for (const c of byOutcome('held')) {

@@ -62,7 +62,7 @@ describe('layered deployments (fleet rollout)', () => {
       template: layered,
       modules,
       platform: 'amd64',
-      variables: { CONTAINER_REGISTRY_SERVER: 'acr.example.io', CONTAINER_REGISTRY_USERNAME: 'u', CONTAINER_REGISTRY_PASSWORD: 'p', EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' },
+      variables: { CONTAINER_REGISTRY_SERVER: 'acr.example.io', CONTAINER_REGISTRY_USERNAME: 'u', CONTAINER_REGISTRY_PASSWORD: 'p', EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '', EDGEML_STORAGE_CONNECTION_STRING_FILE: '', EDGEML_STORAGE_CONTAINER_SAS_URL_FILE: '' },
     });
     assert.deepEqual(r.problems.map((p) => formatProblem(p)), []);
     assert.deepEqual(validateLayered(r.manifest, ctx).map((p) => formatProblem(p)), []);

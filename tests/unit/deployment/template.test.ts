@@ -169,7 +169,7 @@ describe('deployment templates', () => {
     collect(template, false);
     assert.ok(used.length >= 5);
     for (const v of used) assert.ok(documented.has(v), `.env.template documents ${v}`);
-    for (const v of ['EDGEML_STORAGE_CONNECTION_STRING', 'EDGEML_STORAGE_CONTAINER_SAS_URL', 'CONTAINER_REGISTRY_SERVER', 'CONTAINER_REGISTRY_USERNAME', 'CONTAINER_REGISTRY_PASSWORD']) {
+    for (const v of ['EDGEML_STORAGE_CONNECTION_STRING', 'EDGEML_STORAGE_CONTAINER_SAS_URL', 'EDGEML_STORAGE_CONNECTION_STRING_FILE', 'EDGEML_STORAGE_CONTAINER_SAS_URL_FILE', 'CONTAINER_REGISTRY_SERVER', 'CONTAINER_REGISTRY_USERNAME', 'CONTAINER_REGISTRY_PASSWORD']) {
       assert.ok(documented.has(v), `.env.template documents ${v}`);
     }
     const envTemplate = await readFile(path.join(REPO_ROOT, '.env.template'), 'utf8');

@@ -24,6 +24,8 @@ const VARIABLES = {
   CONTAINER_REGISTRY_PASSWORD: 'not-a-real-password',
   EDGEML_STORAGE_CONNECTION_STRING: '',
   EDGEML_STORAGE_CONTAINER_SAS_URL: 'https://example.blob.core.windows.net/edgeml?sv=2024-11-04&sp=rcw&sig=redacted',
+  EDGEML_STORAGE_CONNECTION_STRING_FILE: '',
+  EDGEML_STORAGE_CONTAINER_SAS_URL_FILE: '',
 };
 
 function hub(doc: Json): Json {
