@@ -39,7 +39,7 @@ export {
   SHARE_FILE_EVENT_SCHEMA,
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
-export { encodeNpy, decodeNpy, parseNpyHeader, NPY_MAX_HEADER_BYTES, type NpyArray, type NpyHeader } from './contracts/npy.js';
+export { encodeNpy, encodeNpyHeader, decodeNpy, parseNpyHeader, NPY_MAX_HEADER_BYTES, type NpyArray, type NpyHeader } from './contracts/npy.js';
 export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC } from './contracts/profiles.js';
 export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
 export { buildCompletion, completionOutput, type PartRef, type CompletionDetails } from './contracts/completion.js';

@@ -2,6 +2,7 @@ import { EdgeMLError, MODULE_ENDPOINTS, createRepeatLimiter, type ModuleApp, typ
 import type { TransformerConfig } from './config.js';
 import { createDispatcher } from './dispatch.js';
 import { configureSharp } from './image/sharp.js';
+import { TensorWorkerPool, type TensorEncoder } from './image/tensor-pool.js';
 import { createIntake } from './intake.js';
 import { createImageHandler } from './items/image.js';
 import { createRawHandler } from './items/raw.js';
@@ -17,14 +18,21 @@ export interface TransformerApp extends ModuleApp<TransformerConfig> {
   idle(): Promise<void>;
 }
 
+/** Parts a test or benchmark may swap; production uses the defaults. */
+export interface TransformerParts {
+  /** Builds tensor files; default: a {@link TensorWorkerPool} sized by image.tensorWorkers. */
+  readonly tensors?: TensorEncoder;
+}
+
 /**
  * Builds the transformer: input `files` → outputs `tensors`, `artifacts`, and for dead letters and
  * deferrals `completed` (+ `alerts`). Composition root only: the parts below hold the logic.
  *
  *   intake (parse, duplicates, bounded wait queue) → slots → dispatch (resolve, kind) →
- *   items/image | items/table | items/raw → outputs (send, dead letter, defer);  status (counts, reports)
+ *   items/image (image/: sharp stages, tensor worker threads) | items/table | items/raw →
+ *   outputs (send, dead letter, defer);  status (counts, reports)
  */
-export function createTransformerApp(deps: ModuleDeps): TransformerApp {
+export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts = {}): TransformerApp {
   const { edge, paths, now } = deps;
   const logger = deps.logger.child({ component: 'transformer' });
   const metrics = createTransformerMetrics(deps.registry);
@@ -45,9 +53,11 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
   const reporter = new StatusReporter({ edge, logger, now, snapshot, shouldLog });
   const outputs = new Outputs({ edge, logger, book, now, signal: work.signal });
   const itemDeps: ItemDeps = { paths, outputs, metrics, logger, now, signal: work.signal };
+  // Threads start on the first image; the twin's image.tensorWorkers sizes the pool.
+  const tensors = parts.tensors ?? new TensorWorkerPool({ threads: 1 });
   const dispatch = createDispatcher({
     paths,
-    handlers: { image: createImageHandler(itemDeps), table: createTableHandler(itemDeps), raw: createRawHandler(itemDeps) },
+    handlers: { image: createImageHandler({ ...itemDeps, tensors }), table: createTableHandler(itemDeps), raw: createRawHandler(itemDeps) },
     outputs,
     book,
     metrics,
@@ -59,6 +69,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
   return {
     configure(next, previous) {
       configureSharp({ vipsThreads: next.image.vipsThreads });
+      tensors.setThreads(next.image.tensorWorkers);
       config = next;
       if (started && previous?.statusReportIntervalMs !== next.statusReportIntervalMs) reporter.schedule(next.statusReportIntervalMs);
       // A larger maxConcurrentItems lets waiting items start now.
@@ -87,6 +98,7 @@ export function createTransformerApp(deps: ModuleDeps): TransformerApp {
         }
         // Whatever is still running is cancelled (table conversions check between batches).
         work.abort(new EdgeMLError('ABORTED', 'transformer stopping'));
+        await tensors.close();
         reporter.report();
       })();
       return stopping;

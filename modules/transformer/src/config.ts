@@ -30,6 +30,8 @@ export interface TransformerConfig {
     readonly limitInputPixels: number;
     /** libvips worker threads per image operation (sharp.concurrency). */
     readonly vipsThreads: number;
+    /** Worker threads that normalise, encode and hash tensors off the main thread. */
+    readonly tensorWorkers: number;
     readonly profiles: Readonly<Record<string, ImageProfileConfig>>;
     readonly artifact: {
       readonly enabled: boolean;
@@ -71,6 +73,9 @@ export const TRANSFORMER_DEFAULTS = {
     // 100 MP: a 12 000 × 8 000 photo passes, a 50 000 × 50 000 header (2.5 GP, ~7.5 GB decoded) does not.
     limitInputPixels: 100_000_000,
     vipsThreads: 1,
+    // One thread builds a 640×640 det tensor file in a few milliseconds (bench/transformer.ts), far
+    // above what decoding and resizing feed it at maxConcurrentItems 2.
+    tensorWorkers: 1,
     artifact: { enabled: true, format: 'png', maxWidth: 1024, maxHeight: 1024, jpegQuality: 90 },
   },
   table: {
@@ -143,6 +148,7 @@ export const TRANSFORMER_CONFIG_SCHEMA = {
         maxFileSizeBytes: { type: 'integer', minimum: 1, maximum: 2 ** 31 - 1, default: T.image.maxFileSizeBytes },
         limitInputPixels: { type: 'integer', minimum: 1, maximum: 1_000_000_000, default: T.image.limitInputPixels },
         vipsThreads: { type: 'integer', minimum: 1, maximum: 64, default: T.image.vipsThreads },
+        tensorWorkers: { type: 'integer', minimum: 1, maximum: 16, default: T.image.tensorWorkers },
         profiles: {
           type: 'object',
           default: {},

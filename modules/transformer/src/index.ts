@@ -1,5 +1,5 @@
 export { transformerModule, transformerSelfCheck } from './module.js';
-export { createTransformerApp, type TransformerApp } from './app.js';
+export { createTransformerApp, type TransformerApp, type TransformerParts } from './app.js';
 export { StatusBook, StatusReporter, type TransformerStatus, type TransformerCounts } from './status.js';
 export { WorkSlots, type SlotLimits } from './slots.js';
 export { createIntake, describeInvalid, SHED_RETRY_AFTER_MS } from './intake.js';
@@ -16,11 +16,13 @@ export {
   type ColumnType,
 } from './config.js';
 export { DEAD_LETTER_CODES, contentChanged, deadLetterCodeOf, type DeadLetterCode } from './errors.js';
-export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, type ResizePlan } from './image/geometry.js';
-export { toTensor, normalizeValue, type RgbPixels, type Tensor } from './image/tensor.js';
+export { planResize, geometryOf, tensorToSource, orientedSize, fitInside, workingSize, type ResizePlan } from './image/geometry.js';
+export { toTensor, normalizeInto, normalizeValue, tensorShape, type CanvasPlacement, type RgbPixels, type Tensor } from './image/tensor.js';
+export { buildTensorFile, tensorFileBytes, type TensorFile, type TensorFileJob } from './image/tensor-file.js';
+export { TensorWorkerPool, createInlineTensorEncoder, spawnTensorWorker, type TensorEncoder, type EncodedTensor } from './image/tensor-pool.js';
 // The tensor file format is a shared contract; re-exported for tests and benchmarks.
-export { encodeNpy, decodeNpy, type NpyArray } from '@edgeml/shared';
-export { configureSharp, probeImage, resizeToRgb, renderArtifactImage, encodeRgb, type ImageProbe, type EncodedImage } from './image/sharp.js';
+export { encodeNpy, encodeNpyHeader, decodeNpy, type NpyArray } from '@edgeml/shared';
+export { configureSharp, probeImage, decodeImage, resizeRaster, encodeRaster, encodeRgb, type ImageProbe, type Raster, type EncodedImage } from './image/sharp.js';
 export { classifyText, classifyJson, fitsType, widen, parseTimestampText, parseFloatText, parseBoolText, isInt64Text } from './table/values.js';
 export { detectDelimiter, detectHeader, columnNames, delimiterCounts, DELIMITER_CANDIDATES, type Delimiter } from './table/sniff.js';
 export { CsvSplitter } from './table/csv.js';

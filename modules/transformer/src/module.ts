@@ -2,19 +2,23 @@ import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { ModuleDefinition } from '@edgeml/shared';
 import { createTransformerApp } from './app.js';
 import { TRANSFORMER_CONFIG_SCHEMA, buildTransformerConfig, type TransformerConfig } from './config.js';
+import { PADDLE_CLS_SPEC } from '@edgeml/shared';
+import { planResize } from './image/geometry.js';
 import { encodeRgb, probeImage } from './image/sharp.js';
+import { TensorWorkerPool, createInlineTensorEncoder } from './image/tensor-pool.js';
 
 /** The transformer as the shared runtime runs it (`runModule(transformerModule, …)`). */
 export const transformerModule: ModuleDefinition<TransformerConfig> = {
   name: 'transformer',
   configSchema: TRANSFORMER_CONFIG_SCHEMA,
   buildConfig: buildTransformerConfig,
-  createApp: createTransformerApp,
+  createApp: (deps) => createTransformerApp(deps),
 };
 
 /**
- * `--self-check` beyond config defaults: sharp's native addon decodes and encodes an image, and
- * apache-arrow round-trips a table. Returns the problems (empty when fine).
+ * `--self-check` beyond config defaults: sharp's native addon decodes and encodes an image, a tensor
+ * worker thread starts (its entry file ships beside this one) and builds the same tensor file as the
+ * main thread, and apache-arrow round-trips a table. Returns the problems (empty when fine).
  */
 export async function transformerSelfCheck(): Promise<string[]> {
   const problems: string[] = [];
@@ -24,6 +28,17 @@ export async function transformerSelfCheck(): Promise<string[]> {
     if (probe.width !== 2 || probe.height !== 1) problems.push(`sharp: probe returned ${probe.width}×${probe.height}`);
   } catch (err: unknown) {
     problems.push(`sharp: ${(err as Error).message}`);
+  }
+  const pool = new TensorWorkerPool({ threads: 1 });
+  try {
+    const plan = planResize(4, 2, PADDLE_CLS_SPEC);
+    const pixels = { data: new Uint8Array(plan.resizeWidth * plan.resizeHeight * 3).fill(200), width: plan.resizeWidth, height: plan.resizeHeight };
+    const [onWorker, inline] = await Promise.all([pool.encode(pixels, plan, PADDLE_CLS_SPEC), createInlineTensorEncoder().encode(pixels, plan, PADDLE_CLS_SPEC)]);
+    if (onWorker.sha256 !== inline.sha256) problems.push('tensor worker: its tensor file differs from the main thread\'s');
+  } catch (err: unknown) {
+    problems.push(`tensor worker: ${(err as Error).message}`);
+  } finally {
+    await pool.close();
   }
   try {
     const t = tableFromIPC(tableToIPC(tableFromArrays({ a: new BigInt64Array([1n, 2n]) }), 'file'));

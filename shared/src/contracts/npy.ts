@@ -20,6 +20,29 @@ function malformed(message: string): EdgeMLError {
 }
 
 /**
+ * The `.npy` v1.0 header of a C-order array: magic, version, length and the padded dict. Its length
+ * is a multiple of 64, so data written right after it is aligned for a Float32Array view; a writer
+ * can place the data in the same buffer and write the file in one call (no concatenation).
+ * @throws RangeError when the header would not fit format 1.0
+ */
+export function encodeNpyHeader(dtype: NpyArray['dtype'], shape: readonly number[]): Buffer {
+  const descr = dtype === 'float32' ? '<f4' : '|u1';
+  const shapeText = shape.length === 1 ? `(${String(shape[0])},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  // The total header (magic + version + length + text + '\n') is padded to a multiple of 64.
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  if (header.length > 0xffff) throw new RangeError('npy header too long for format 1.0');
+  const out = Buffer.alloc(10 + header.length);
+  MAGIC.copy(out, 0);
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  return out;
+}
+
+/**
  * Encodes a C-order array as `.npy` v1.0.
  * @throws RangeError when the element count does not match the shape, or the dtype does not match the data
  */
@@ -27,21 +50,9 @@ export function encodeNpy(array: NpyArray): Buffer {
   const count = array.shape.reduce((a, b) => a * b, 1);
   if (count !== array.data.length) throw new RangeError(`shape [${array.shape.join(', ')}] holds ${count} elements; data has ${array.data.length}`);
   if ((array.dtype === 'float32') !== array.data instanceof Float32Array) throw new RangeError(`dtype ${array.dtype} does not match the data (${array.data.constructor.name})`);
-  const descr = array.dtype === 'float32' ? '<f4' : '|u1';
-  const shape = array.shape.length === 1 ? `(${String(array.shape[0])},)` : `(${array.shape.join(', ')})`;
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-  // The total header (magic + version + length + text + '\n') is padded to a multiple of 64.
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  if (header.length > 0xffff) throw new RangeError('npy header too long for format 1.0');
-  const prefix = Buffer.alloc(10);
-  MAGIC.copy(prefix, 0);
-  prefix[6] = 1;
-  prefix[7] = 0;
-  prefix.writeUInt16LE(header.length, 8);
   let data = Buffer.from(array.data.buffer, array.data.byteOffset, array.data.byteLength);
   if (!IS_LITTLE_ENDIAN && array.dtype === 'float32') data = Buffer.from(data).swap32();
-  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), data]);
+  return Buffer.concat([encodeNpyHeader(array.dtype, array.shape), data]);
 }
 
 /** What a `.npy` header says: element type, shape, and where the data starts. */

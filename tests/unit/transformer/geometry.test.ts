@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { geometryOf, planResize, tensorToSource, orientedSize, fitInside } from '@edgeml/transformer';
+import { geometryOf, planResize, tensorToSource, orientedSize, fitInside, workingSize } from '@edgeml/transformer';
 
 describe('transformer/geometry', () => {
   it('fill stretches to the output size', () => {
@@ -56,5 +56,18 @@ describe('transformer/geometry', () => {
     assert.deepEqual(orientedSize(40, 20, 3), { width: 40, height: 20 });
     assert.deepEqual(fitInside(4000, 2000, 1024, 1024), { width: 1024, height: 512 });
     assert.deepEqual(fitInside(40, 20, 1024, 1024), { width: 40, height: 20 });
+  });
+
+  it('workingSize: the source scaled by the largest factor any output needs, never enlarged, never a pixel short', () => {
+    // 1280×960 with a 1024×768 artifact, a 640×480 det and a 64×48 cls: the artifact's size.
+    assert.deepEqual(workingSize(1280, 960, [{ width: 1024, height: 768 }, { width: 640, height: 480 }, { width: 64, height: 48 }]), { width: 1024, height: 768 });
+    // A fill target of another ratio: the larger factor (height) wins; the width follows the source ratio.
+    assert.deepEqual(workingSize(1280, 960, [{ width: 640, height: 640 }]), { width: 853, height: 640 });
+    // An output that enlarges (the demo's 360×80 text under a 640-wide det): decode at the source size.
+    assert.deepEqual(workingSize(360, 80, [{ width: 640, height: 142 }, { width: 192, height: 48 }]), { width: 360, height: 80 });
+    // Rounding never leaves the raster below a target.
+    const s = workingSize(999, 333, [{ width: 334, height: 111 }]);
+    assert.ok(s.width >= 334 && s.height >= 111, JSON.stringify(s));
+    assert.deepEqual(workingSize(10, 10, []), { width: 10, height: 10 });
   });
 });

@@ -122,3 +122,24 @@ export function fitInside(width: number, height: number, maxWidth: number, maxHe
   const s = Math.min(1, maxWidth / width, maxHeight / height);
   return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
 }
+
+/**
+ * The size to decode a `width × height` source (after EXIF orientation) to, so that every output
+ * (`targets`: the sizes the outputs resize to) is made from it by shrinking or copying, never by
+ * enlarging a shrunk image: the source scaled by the largest factor any target needs, capped at 1
+ * (the source size). A decoded raster of this size bounds memory by the outputs, not the source:
+ * a 100 MP photo with 1024-pixel outputs is held as ~1 MP.
+ */
+export function workingSize(width: number, height: number, targets: readonly { width: number; height: number }[]): { width: number; height: number } {
+  let factor = 0;
+  let minWidth = 1;
+  let minHeight = 1;
+  for (const t of targets) {
+    factor = Math.max(factor, t.width / width, t.height / height);
+    minWidth = Math.max(minWidth, t.width);
+    minHeight = Math.max(minHeight, t.height);
+  }
+  if (targets.length === 0 || factor >= 1) return { width, height };
+  // Rounding must not leave the raster a pixel short of a target (that would enlarge it again).
+  return { width: Math.min(width, Math.max(minWidth, Math.round(width * factor))), height: Math.min(height, Math.max(minHeight, Math.round(height * factor))) };
+}

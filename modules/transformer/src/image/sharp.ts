@@ -1,12 +1,14 @@
 import sharp from 'sharp';
-import { EdgeMLError } from '@edgeml/shared';
+import { EdgeMLError, errorMessage } from '@edgeml/shared';
 import type { ResizePlan } from './geometry.js';
 import type { RgbPixels } from './tensor.js';
 
 /**
- * The only file that imports sharp. Every pipeline starts from the file's bytes (so JPEG
- * shrink-on-load applies per output size) and ends in plain values: raw RGB pixels or an encoded
- * image. Errors leave as EdgeMLError INPUT_MALFORMED / INPUT_TOO_COMPLEX with sharp's reason.
+ * The only file that imports sharp: the image stages that touch pixels. A source is decoded once
+ * ({@link decodeImage}) into a {@link Raster}, plain 8-bit pixels in memory; every output is made
+ * from that raster ({@link resizeRaster} for tensors, {@link encodeRaster} for the artifact), so a
+ * later stage (a crop of a detected text box) can start from the same raster. Errors leave as
+ * EdgeMLError INPUT_MALFORMED / INPUT_TOO_COMPLEX with sharp's reason.
  */
 
 /**
@@ -34,6 +36,8 @@ export interface ImageProbe {
   readonly orientation: number;
   readonly pages: number;
   readonly hasAlpha: boolean;
+  /** Greyscale (8 or 16 bit): decoded to one grey band (plus alpha), not three equal ones. */
+  readonly grey: boolean;
 }
 
 function inputOptions(limitInputPixels: number): sharp.SharpOptions {
@@ -77,19 +81,53 @@ export async function probeImage(bytes: Buffer, limitInputPixels: number): Promi
     orientation: meta.orientation ?? 1,
     pages: meta.pages ?? 1,
     hasAlpha: meta.hasAlpha,
+    grey: meta.space === 'b-w' || meta.space === 'grey16',
   };
 }
 
 /**
- * Decodes, applies EXIF orientation, flattens alpha onto `background`, converts to sRGB and
- * resizes to exactly `plan.resizeWidth × plan.resizeHeight`, then crops to the plan's extract
- * region. Returns 8-bit interleaved RGB.
- * @throws EdgeMLError INPUT_MALFORMED, INPUT_TOO_COMPLEX
+ * A decoded image: 8-bit pixels, interleaved, EXIF orientation applied. Channels: 1 grey, 2 grey +
+ * alpha, 3 sRGB, 4 sRGB + alpha (alpha unpremultiplied).
  */
-export async function resizeToRgb(bytes: Buffer, limitInputPixels: number, plan: ResizePlan, background: readonly [number, number, number]): Promise<RgbPixels> {
+export interface Raster {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 2 | 3 | 4;
+}
+
+/**
+ * Decodes the source once: EXIF orientation applied, colour converted to sRGB (greyscale sources
+ * stay one grey band), 8 bits per sample, alpha kept. With `size`, scaled to exactly that size while
+ * decoding (JPEG and WebP shrink-on-load apply); without, at the source's own size.
+ * @throws EdgeMLError INPUT_MALFORMED (corrupt, truncated), INPUT_TOO_COMPLEX (over the pixel limit)
+ */
+export async function decodeImage(bytes: Buffer, limitInputPixels: number, options: { grey: boolean; size?: { width: number; height: number } }): Promise<Raster> {
   try {
-    let pipeline = sharp(bytes, inputOptions(limitInputPixels))
-      .rotate()
+    let pipeline = sharp(bytes, inputOptions(limitInputPixels)).rotate();
+    if (options.size !== undefined) pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill' });
+    const { data, info } = await pipeline.toColourspace(options.grey ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels < 1 || info.channels > 4) throw new Error(`decoder returned ${info.channels} channels`);
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (err: unknown) {
+    throw wrap(err, 'image could not be decoded');
+  }
+}
+
+/** sharp input options for a raster this module decoded (its size was checked at decode). */
+function rasterInput(raster: Raster): sharp.SharpOptions {
+  return { raw: { width: raster.width, height: raster.height, channels: raster.channels }, limitInputPixels: false };
+}
+
+/**
+ * A tensor profile's pixels: alpha flattened onto `background`, converted to sRGB, resized to
+ * exactly `plan.resizeWidth × plan.resizeHeight`, then cropped to the plan's extract region.
+ * Returns 8-bit interleaved RGB.
+ * @throws EdgeMLError INTERNAL when libvips fails on a raster it produced (a bug, not the input)
+ */
+export async function resizeRaster(raster: Raster, plan: ResizePlan, background: readonly [number, number, number]): Promise<RgbPixels> {
+  try {
+    let pipeline = sharp(raster.data, rasterInput(raster))
       .flatten({ background: { r: background[0], g: background[1], b: background[2] } })
       .toColourspace('srgb')
       .resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill' });
@@ -98,11 +136,11 @@ export async function resizeToRgb(bytes: Buffer, limitInputPixels: number, plan:
     }
     const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || info.width !== plan.extractWidth || info.height !== plan.extractHeight) {
-      throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}; ${plan.extractWidth}×${plan.extractHeight}×3 expected`);
+      throw new Error(`resize returned ${info.width}×${info.height}×${info.channels}; ${plan.extractWidth}×${plan.extractHeight}×3 expected`);
     }
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (err: unknown) {
-    throw wrap(err, 'image could not be decoded');
+    throw new EdgeMLError('INTERNAL', `resizing a decoded image failed: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -114,18 +152,17 @@ export interface EncodedImage {
 }
 
 /**
- * The image artifact for retraining: oriented, fitted inside maxWidth × maxHeight (never
- * enlarged), metadata stripped (EXIF, GPS), encoded as PNG (alpha kept) or JPEG (alpha flattened
- * onto white). Encoding is deterministic, so redoing it rewrites the same bytes.
- * @throws EdgeMLError INPUT_MALFORMED, INPUT_TOO_COMPLEX
+ * The image artifact for retraining: the raster resized to `width × height` (no resampling when it
+ * already has that size), metadata stripped (EXIF, GPS), encoded as PNG (alpha kept) or JPEG (alpha
+ * flattened onto white); greyscale stays greyscale. Encoding is deterministic, so redoing it
+ * rewrites the same bytes.
+ * @throws EdgeMLError INTERNAL when libvips fails on a raster it produced (a bug, not the input)
  */
-export async function renderArtifactImage(
-  bytes: Buffer,
-  limitInputPixels: number,
-  options: { format: 'png' | 'jpeg'; width: number; height: number; jpegQuality: number },
-): Promise<EncodedImage> {
+export async function encodeRaster(raster: Raster, options: { format: 'png' | 'jpeg'; width: number; height: number; jpegQuality: number }): Promise<EncodedImage> {
   try {
-    const pipeline = sharp(bytes, inputOptions(limitInputPixels)).rotate().resize(options.width, options.height, { fit: 'fill' });
+    let pipeline = sharp(raster.data, rasterInput(raster));
+    if (options.width !== raster.width || options.height !== raster.height) pipeline = pipeline.resize(options.width, options.height, { fit: 'fill' });
+    if (raster.channels <= 2) pipeline = pipeline.toColourspace('b-w');
     const encoded =
       options.format === 'png'
         ? pipeline.png({ compressionLevel: 6 })
@@ -133,7 +170,7 @@ export async function renderArtifactImage(
     const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, format: options.format };
   } catch (err: unknown) {
-    throw wrap(err, 'image could not be encoded');
+    throw new EdgeMLError('INTERNAL', `encoding the image artifact failed: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -24,6 +24,14 @@ export function normalizeValue(pixel: number, c: number, spec: Pick<Preprocessin
   return (pixel * spec.scale - spec.mean[c as 0 | 1 | 2]) / spec.std[c as 0 | 1 | 2];
 }
 
+/** Where the pixels land on the output canvas (a {@link ResizePlan} has these). */
+export type CanvasPlacement = Pick<ResizePlan, 'padLeft' | 'padTop' | 'outputWidth' | 'outputHeight'>;
+
+/** Shape of a profile's tensor: NCHW [1, 3, H, W]; NHWC [1, H, W, 3]. */
+export function tensorShape(spec: Pick<PreprocessingSpec, 'width' | 'height' | 'layout'>): number[] {
+  return spec.layout === 'NCHW' ? [1, 3, spec.height, spec.width] : [1, spec.height, spec.width, 3];
+}
+
 /**
  * Places the resized pixels on the output canvas at (padLeft, padTop), fills the rest with the
  * background, applies colour order, normalisation and layout. The background is normalised like
@@ -32,7 +40,20 @@ export function normalizeValue(pixel: number, c: number, spec: Pick<Preprocessin
  * Shape: NCHW [1, 3, H, W]; NHWC [1, H, W, 3].
  * @throws RangeError when the pixels do not fit the canvas.
  */
-export function toTensor(pixels: RgbPixels, plan: Pick<ResizePlan, 'padLeft' | 'padTop' | 'outputWidth' | 'outputHeight'>, spec: PreprocessingSpec): Tensor {
+export function toTensor(pixels: RgbPixels, plan: CanvasPlacement, spec: PreprocessingSpec): Tensor {
+  const elements = plan.outputWidth * plan.outputHeight * 3;
+  const out = spec.dtype === 'float32' ? new Float32Array(elements) : new Uint8Array(elements);
+  normalizeInto(out, pixels, plan, spec);
+  return { data: out, shape: tensorShape({ layout: spec.layout, width: plan.outputWidth, height: plan.outputHeight }), dtype: spec.dtype, layout: spec.layout };
+}
+
+/**
+ * {@link toTensor} into a caller's array (a reused buffer: every element is written, the image
+ * region and the background alike). `out` must be a Float32Array for float32, a Uint8Array for
+ * uint8, of outputWidth × outputHeight × 3 elements.
+ * @throws RangeError when the pixels do not fit the canvas, or `out` has the wrong type or length.
+ */
+export function normalizeInto(out: Float32Array | Uint8Array, pixels: RgbPixels, plan: CanvasPlacement, spec: PreprocessingSpec): void {
   const W = plan.outputWidth;
   const H = plan.outputHeight;
   const { width: w, height: h, data: src } = pixels;
@@ -40,10 +61,12 @@ export function toTensor(pixels: RgbPixels, plan: Pick<ResizePlan, 'padLeft' | '
   if (plan.padLeft < 0 || plan.padTop < 0 || plan.padLeft + w > W || plan.padTop + h > H) {
     throw new RangeError(`a ${w}×${h} image at (${plan.padLeft}, ${plan.padTop}) does not fit a ${W}×${H} canvas`);
   }
+  if (out.length !== W * H * 3 || (spec.dtype === 'float32') !== out instanceof Float32Array) {
+    throw new RangeError(`output holds ${out.length} ${out.constructor.name} elements; ${W * H * 3} ${spec.dtype} expected`);
+  }
   // Output channel c reads source channel order[c].
   const order = spec.colorOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
   const plane = W * H;
-  const out = spec.dtype === 'float32' ? new Float32Array(plane * 3) : new Uint8Array(plane * 3);
   const nchw = spec.layout === 'NCHW';
   // Per-channel lookup tables: 256 entries each, so the inner loop is one read and one write.
   const lut: Float32Array[] = [];
@@ -56,7 +79,6 @@ export function toTensor(pixels: RgbPixels, plan: Pick<ResizePlan, 'padLeft' | '
     const b = spec.background[sc as 0 | 1 | 2];
     bg.push(spec.dtype === 'float32' ? normalizeValue(b, c, spec) : Math.round(b));
   }
-  const stride = (x: number, y: number, c: number): number => (nchw ? c * plane + y * W + x : (y * W + x) * 3 + c);
   // Background first (cheap fill), then the image region.
   if (w !== W || h !== H) {
     if (nchw) for (let c = 0; c < 3; c++) out.fill(bg[c]!, c * plane, (c + 1) * plane);
@@ -75,7 +97,7 @@ export function toTensor(pixels: RgbPixels, plan: Pick<ResizePlan, 'padLeft' | '
         out[p + 2 * plane] = l2[src[s + o2]!]!;
       }
     } else {
-      let p = stride(plan.padLeft, ty, 0);
+      let p = (ty * W + plan.padLeft) * 3;
       for (let x = 0; x < w; x++, s += 3, p += 3) {
         out[p] = l0[src[s + o0]!]!;
         out[p + 1] = l1[src[s + o1]!]!;
@@ -83,5 +105,4 @@ export function toTensor(pixels: RgbPixels, plan: Pick<ResizePlan, 'padLeft' | '
       }
     }
   }
-  return { data: out, shape: nchw ? [1, 3, H, W] : [1, H, W, 3], dtype: spec.dtype, layout: spec.layout };
 }

@@ -1,6 +1,7 @@
-import { EdgeMLError, MODULE_ENDPOINTS, SCHEMAS, configHash, deterministicMessageId, sha256File, type ArtifactMessage } from '@edgeml/shared';
+import { EdgeMLError, configHash, sha256File } from '@edgeml/shared';
 import { timeStage } from '../metrics.js';
-import { sourceRef, stagingFile } from '../source.js';
+import { stagingFile } from '../source.js';
+import { artifactOutput } from './artifact.js';
 import { convertTable, type TableFormat, type TableResult } from '../table/convert.js';
 import type { ItemDeps, ItemHandler } from './types.js';
 
@@ -45,27 +46,13 @@ export function createTableHandler(deps: ItemDeps): ItemHandler {
     metrics.outputBytes.inc({ output: 'artifact' }, result.arrowBytes);
     const digest = await timeStage(metrics, 'hash', () => sha256File(target.abs));
     const contentType = 'application/vnd.apache.arrow.file';
-    const body: ArtifactMessage = {
-      schema: SCHEMAS.artifact,
-      id: msg.id,
-      messageId: deterministicMessageId(msg.id, 'artifact', settingsHash),
-      source: sourceRef(msg),
-      part: 'artifact',
+    const output = artifactOutput(msg, {
+      settingsKey: settingsHash,
       expectedParts: ['artifact'],
       artifact: { path: target.rel, sha256: digest.sha256, sizeBytes: digest.sizeBytes, kind: 'table', format: 'arrow', contentType, metadata: tableMetadata(result) },
       createdAt: deps.now().toISOString(),
-    };
-    const properties = {
-      kind: 'table',
-      id: msg.id,
-      part: 'artifact',
-      format: 'arrow',
-      contentType,
-      sizeBytes: String(digest.sizeBytes),
-      rows: String(result.rows),
-      skippedRows: String(result.skippedRows),
-      extension: msg.source.extension,
-    };
-    await timeStage(metrics, 'send', () => outputs.send({ output: MODULE_ENDPOINTS.transformer.outputs.artifacts, body, properties }));
+      extraProperties: { rows: String(result.rows), skippedRows: String(result.skippedRows) },
+    });
+    await timeStage(metrics, 'send', () => outputs.send(output));
   };
 }
