@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { EdgeMLError, encodeNpyHeader, type PreprocessingSpec } from '@edgeml/shared';
+import type { Worker } from 'node:worker_threads';
+import { EdgeMLError, encodeNpyHeader, startWorker, type PreprocessingSpec } from '@edgeml/shared';
 import { buildTensorFile, tensorFileBytes } from './tensor-file.js';
 import { tensorShape, type CanvasPlacement, type RgbPixels } from './tensor.js';
 import type { TensorWorkerRequest, TensorWorkerResponse } from './tensor-worker.js';
@@ -108,18 +106,9 @@ interface PoolWorker {
   gone: boolean;
 }
 
-/** `.ts` when this file runs from TypeScript sources (tests and benchmarks under tsx), else `.js`. */
-const SOURCE_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
-/** Starts one worker running tensor-worker.{js,ts}. */
-export function spawnTensorWorker(entry: URL = new URL(`./tensor-worker${SOURCE_EXTENSION}`, import.meta.url)): Worker {
-  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
-  // Node 20 does not apply the parent's `--import tsx` loader hooks to a worker's entry module, so
-  // a worker started from TypeScript sources registers tsx itself before importing its entry.
-  // tsx may run this file as CommonJS (no import.meta.resolve), and require.resolve finds the
-  // CommonJS build of tsx/esm/api, which cannot register from a worker; its ES build sits beside it.
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true });
+/** Starts one worker thread running tensor-worker.{js,ts}. */
+export function spawnTensorWorker(): Worker {
+  return startWorker(import.meta.url, './tensor-worker');
 }
 
 /**
