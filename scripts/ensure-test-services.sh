@@ -2,13 +2,14 @@
 # Installs the Debian packages the tests run as real services, when they are missing:
 #   docker-registry  the CNCF distribution registry (a real OCI registry for the model-artifact tests)
 #   mosquitto        Eclipse Mosquitto (a real MQTT 5 broker with shared subscriptions)
+#   mosquitto-clients mosquitto_pub/sub (the README's raw-MQTT example against `edgeml hub` is run by a test)
 # The tests start their own instances on loopback ports; the packages' system services are not
 # started (policy-rc.d refuses them during the install). Run by `npm test` before anything else.
 set -uo pipefail
 
-declare -A binary=( [docker-registry]=/usr/bin/docker-registry [mosquitto]=/usr/sbin/mosquitto )
+declare -A binary=( [docker-registry]=/usr/bin/docker-registry [mosquitto]=/usr/sbin/mosquitto [mosquitto-clients]=/usr/bin/mosquitto_sub )
 missing=()
-for pkg in docker-registry mosquitto; do
+for pkg in docker-registry mosquitto mosquitto-clients; do
   [ -x "${binary[$pkg]}" ] || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

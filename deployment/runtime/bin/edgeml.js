@@ -67,7 +67,10 @@ if (loader === undefined) {
   await import(pathToFileURL(builtEntry).href);
 } else {
   // Workspace packages resolve to their TypeScript sources through the @edgeml/source export condition.
-  const child = spawn(process.execPath, ['--import', loader, '--conditions=@edgeml/source', sourceEntry, ...process.argv.slice(2)], { stdio: 'inherit' });
+  // `--` ends node's own options: Node 20 would otherwise take an `--env-file` among the user's arguments.
+  const userArgs = process.argv.slice(2);
+  if (userArgs[0] === '--') userArgs.shift();
+  const child = spawn(process.execPath, ['--import', loader, '--conditions=@edgeml/source', sourceEntry, '--', ...userArgs], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {
     if (signal !== null) {

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { EdgeMLError, sleep, type Logger } from '@edgeml/shared';
+import { freePort } from './ports.js';
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -21,19 +22,6 @@ export interface AzuriteHandle {
   /** Starts again on the same port and folder (data kept). */
   restart(): Promise<void>;
   readonly process: ChildProcess | undefined;
-}
-
-/** A free TCP port on 127.0.0.1 (bind to 0, read, release). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, deadlineMs: number, child: ChildProcess): Promise<void> {

@@ -1,5 +1,6 @@
 export { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions, type RunSummary, type RuntimeStatus } from './runtime.js';
-export { startAzurite, freePort, AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteHandle } from './azurite.js';
+export { startAzurite, AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteHandle } from './azurite.js';
+export { freePort, isPortFree, defaultHubPort } from './ports.js';
 export { parseManifest, loadManifest, resolvePlaceholders, mapContainerPath, type RuntimeManifest, type RuntimeModule, type RestartPolicy } from './manifest.js';
 export { parseEnv, readEnvFile } from './env-file.js';
 export { ModuleProcess, shouldRestart, type ModuleProcessState, type SupervisedSpec } from './supervisor.js';
@@ -18,3 +19,8 @@ export { upstreamLine } from './cli/commands/upstream.js';
 export { REPO_ROOT, DEFAULT_WORK_DIR } from './repo-root.js';
 export { renderView, renderLine, type ViewModel } from './view.js';
 export { followUpstream, type UpstreamRecord } from './upstream.js';
+export { startLocalHub, shellQuote, MQTT_PASSWORD_LIFETIME_SECS, type LocalHub, type LocalHubOptions, type ModuleConnection } from './local-hub.js';
+export { startControlApi, type ControlApi, type ControlApiOptions } from './control-api.js';
+export { workloadEnv, workloadSocketPath, WORKLOAD_API_VERSION } from './module-env.js';
+export { runtimeInfoPath, type RuntimeInfoFile } from './runtime-info.js';
+export { hubDescription } from './cli/commands/hub.js';

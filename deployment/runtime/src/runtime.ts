@@ -1,15 +1,17 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createEdgeHub, startWorkloadApi, type EdgeHub } from '@edgeml/edge-hub';
 import { installBundledModels } from '@edgeml/inferencer';
 import { dataPaths, errorMessage, sleep, type DataPaths, type Logger } from '@edgeml/shared';
-import { startAzurite, freePort, type AzuriteHandle } from './azurite.js';
+import { startAzurite, type AzuriteHandle } from './azurite.js';
+import { startControlApi } from './control-api.js';
 import { readEnvFile } from './env-file.js';
+import { countLines } from './journal.js';
 import { loadManifest, mapContainerPath, type RuntimeManifest } from './manifest.js';
+import { workloadEnv, workloadSocketPath } from './module-env.js';
+import { defaultHubPort, freePort } from './ports.js';
+import { removeRuntimeInfo, writeRuntimeInfo } from './runtime-info.js';
 import { generateSamples } from './samples.js';
 import { isIdle, moduleCounts, openItems, watcherCounts } from './status.js';
 import { ModuleProcess, type ModuleProcessState } from './supervisor.js';
@@ -27,6 +29,8 @@ export interface LocalRuntimeOptions {
   readonly demo?: boolean;
   /** Hub MQTT port; 0 picks a free one. Default 8883 when free, otherwise a free port. */
   readonly hubPort?: number;
+  /** Port of the hub's Prometheus `/metrics` (edgeHub's names). Default 0: a free port, in runtime.json and the status. */
+  readonly hubMetricsPort?: number;
   /** Environment the runtime itself sees (secrets for the manifest's `$VARS`). */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
@@ -39,7 +43,7 @@ export interface RuntimeStatus {
   readonly processes: readonly ModuleProcessState[];
   /** getStatus payload per module (or `{ error }`). */
   readonly modules: Readonly<Record<string, unknown>>;
-  readonly hub: ReturnType<EdgeHub['stats']>;
+  readonly hub: ReturnType<EdgeHub['stats']> & { readonly port: number; readonly metricsPort: number | null };
   readonly upstreamCount: number;
 }
 
@@ -86,25 +90,6 @@ export interface LocalRuntime {
 /** Environment variables a module process inherits from the runtime (besides the manifest's env). */
 const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ', 'SYSTEMROOT', 'NODE_EXTRA_CA_CERTS'];
 
-/** Unix socket paths are limited to ~107 bytes; fall back to a short path in the OS temp dir. */
-function socketPath(workDir: string): string {
-  const preferred = path.join(workDir, 'run', 'workload.sock');
-  if (Buffer.byteLength(preferred) < 100) return preferred;
-  return path.join('/tmp', `edgeml-${process.pid}-workload.sock`);
-}
-
-async function countLines(file: string): Promise<number> {
-  try {
-    await stat(file);
-  } catch {
-    return 0;
-  }
-  let n = 0;
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim().length > 0) n++;
-  return n;
-}
-
 /** Counts the watcher's dead-letter records (`*.error.json` anywhere under share/failed) by their `code`. */
 async function deadLettersByCode(failedDir: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -120,14 +105,6 @@ async function deadLettersByCode(failedDir: string): Promise<Record<string, numb
     }
   }
   return out;
-}
-
-async function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /**
@@ -169,15 +146,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }
   }
 
-  const hubPort = options.hubPort ?? ((await isPortFree(8883)) ? 8883 : 0);
+  const hubPort = options.hubPort ?? (await defaultHubPort());
   const deviceId = vars['EDGEML_DEVICE_ID'] ?? 'edgeml-dev';
   const iotHubHostName = 'edgeml-local.azure-devices.net';
-  const newHub = (port: number): Promise<EdgeHub> =>
-    createEdgeHub({ workDir: path.join(workDir, 'hub'), manifest: manifest.resolved, deviceId, iotHubHostName, port, logger: logger.child({ component: 'edge-hub' }) });
+  const newHub = (port: number, metricsPort: number): Promise<EdgeHub> =>
+    createEdgeHub({ workDir: path.join(workDir, 'hub'), manifest: manifest.resolved, deviceId, iotHubHostName, port, metricsPort, logger: logger.child({ component: 'edge-hub' }) });
   // `let`: restartHub() replaces it (a stopped hub cannot start again); every closure below reads the current one.
-  let hub = await newHub(hubPort);
+  let hub = await newHub(hubPort, options.hubMetricsPort ?? 0);
   await hub.start();
-  const workloadSocket = socketPath(workDir);
+  const workloadSocket = workloadSocketPath(workDir, process.pid);
   // The workload API stands for aziot-edged, which outlives edgeHub restarts: it signs with whichever hub is current.
   const currentHub = new Proxy({} as EdgeHub, { get: (_target, prop) => Reflect.get(hub, prop) as unknown });
   const workload = await startWorkloadApi({ socketPath: workloadSocket, hub: currentHub, logger: logger.child({ component: 'workload-api' }) });
@@ -197,16 +174,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     env['EDGEML_DATA_ROOT'] = dataBind !== undefined || env['EDGEML_DATA_ROOT'] === undefined ? dataDir : env['EDGEML_DATA_ROOT'];
     metricsPorts[m.name] = await freePort();
     env['EDGEML_METRICS_PORT'] = String(metricsPorts[m.name]);
-    Object.assign(env, {
-      IOTEDGE_WORKLOADURI: `unix://${workloadSocket}`,
-      IOTEDGE_DEVICEID: deviceId,
-      IOTEDGE_MODULEID: m.name,
-      IOTEDGE_IOTHUBHOSTNAME: iotHubHostName,
-      IOTEDGE_AUTHSCHEME: 'sasToken',
-      IOTEDGE_MODULEGENERATIONID: `gen-${m.name}-1`,
-      IOTEDGE_GATEWAYHOSTNAME: hub.gatewayHostName,
-      IOTEDGE_APIVERSION: '2018-06-28',
-    });
+    Object.assign(env, workloadEnv(hub, m.name, workloadSocket));
     const proc = new ModuleProcess(
       {
         name: m.name,
@@ -240,7 +208,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       elapsedMs: Date.now() - started,
       processes: [...processes.values()].map((p) => p.snapshot()),
       modules,
-      hub: hub.stats(),
+      hub: { ...hub.stats(), port: hub.port, metricsPort: hub.metricsPort ?? null },
       upstreamCount: await countLines(hub.upstreamJournalFile),
     };
   };
@@ -257,58 +225,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 
   // The control API lets the `edgeml` CLI talk to this running instance.
-  const control: Server = createServer((req, res) => {
-    void handleControl(req.method ?? 'GET', req.url ?? '/', req, res);
+  const control = await startControlApi({ hub: () => hub, status: () => status(), summary: () => summary(), logger: logger.child({ component: 'control-api' }) });
+  const controlUrl = control.url;
+  await writeRuntimeInfo(workDir, {
+    mode: 'suite',
+    pid: process.pid,
+    controlUrl,
+    hubPort: hub.port,
+    hubMetricsPort: hub.metricsPort ?? null,
+    caCertificateFile: hub.caCertificateFile,
+    workloadUri: `unix://${workloadSocket}`,
+    upstreamJournal: hub.upstreamJournalFile,
+    logsDir,
+    dataDir,
+    blobEndpoint: azurite?.blobEndpoint ?? null,
+    metricsPorts,
+    startedAt: new Date(started).toISOString(),
   });
-  const handleControl = async (method: string, url: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const send = (code: number, body: unknown): void => {
-      res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
-    };
-    try {
-      const u = new URL(url, 'http://local');
-      const parts = u.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
-      const readBody = async (): Promise<unknown> => {
-        const chunks: Buffer[] = [];
-        for await (const c of req) chunks.push(c as Buffer);
-        const text = Buffer.concat(chunks).toString('utf8');
-        return text.length === 0 ? null : (JSON.parse(text) as unknown);
-      };
-      if (method === 'GET' && parts[0] === 'status') return send(200, await status());
-      if (method === 'GET' && parts[0] === 'twin' && parts[1] !== undefined) return send(200, hub.getTwin(parts[1]));
-      if (method === 'PATCH' && parts[0] === 'twin' && parts[1] !== undefined) {
-        const version = await hub.patchDesired(parts[1], (await readBody()) as Record<string, unknown>);
-        return send(200, { version });
-      }
-      if (method === 'POST' && parts[0] === 'invoke' && parts[1] !== undefined && parts[2] !== undefined) {
-        return send(200, await hub.invokeMethod(parts[1], parts[2], await readBody(), { responseTimeoutMs: 30_000 }));
-      }
-      if (method === 'GET' && parts[0] === 'summary') return send(200, await summary());
-      return send(404, { error: `unknown control request ${method} ${u.pathname}` });
-    } catch (err: unknown) {
-      send(500, { error: errorMessage(err) });
-    }
-  };
-  await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', () => resolve()));
-  const controlAddress = control.address();
-  const controlUrl = `http://127.0.0.1:${typeof controlAddress === 'object' && controlAddress !== null ? controlAddress.port : 0}`;
-  await writeFile(
-    path.join(workDir, 'runtime.json'),
-    JSON.stringify(
-      {
-        pid: process.pid,
-        controlUrl,
-        hubPort: hub.port,
-        upstreamJournal: hub.upstreamJournalFile,
-        logsDir,
-        dataDir,
-        blobEndpoint: azurite?.blobEndpoint ?? null,
-        metricsPorts,
-        startedAt: new Date(started).toISOString(),
-      },
-      null,
-      2,
-    ),
-  );
 
   const summary = async (): Promise<RunSummary> => {
     const s = await status();
@@ -369,10 +302,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async restartHub(o = {}) {
       if (stopping !== undefined) throw new Error('the runtime is stopping');
       const port = hub.port;
+      const metricsPort = hub.metricsPort ?? 0;
       await hub.stop();
       if ((o.downMs ?? 0) > 0) await sleep(o.downMs ?? 0);
-      // Same work folder (store-and-forward queue, twins, identities) and the same port the modules were given.
-      hub = await newHub(port);
+      // Same work folder (store-and-forward queue, twins, identities) and the same ports the modules and scrapers were given.
+      hub = await newHub(port, metricsPort);
       await hub.start();
       logger.info({ port, downMs: o.downMs ?? 0 }, 'edge hub restarted');
     },
@@ -381,7 +315,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         const deadline = options.stopDeadlineMs ?? 15_000;
         // Reverse startup order: consumers of the watcher's output stop after it.
         for (const proc of [...processes.values()].reverse()) await proc.stop(deadline);
-        await new Promise<void>((resolve) => control.close(() => resolve()));
+        await control.close();
+        await removeRuntimeInfo(workDir);
         await workload.close();
         await hub.stop();
         await azurite?.stop();

@@ -84,12 +84,18 @@ describe('runtime: manifest, env, args, CLI, status (pure)', () => {
   it('parses start options and refuses unknown ones', () => {
     assert.deepEqual(parseStartArgs(['--until-idle', '--no-demo', '--workdir', '/tmp/x', '--hub-port', '0', '--idle-timeout', '60']), {
       workDir: '/tmp/x',
+      manifest: undefined,
+      envFile: undefined,
+      hubMetricsPort: undefined,
       untilIdle: true,
       demo: false,
       hubPort: 0,
       idleTimeoutS: 60,
       help: false,
     });
+    const other = parseStartArgs(['--manifest', 'deployment.debug.template.json', '--env-file', 'dev.env', '--hub-metrics-port', '9601']);
+    assert.deepEqual([other.manifest, other.envFile, other.hubMetricsPort], ['deployment.debug.template.json', 'dev.env', 9601]);
+    assert.throws(() => parseStartArgs(['--manifest']), /needs a value/);
     assert.throws(() => parseStartArgs(['--frobnicate']), /unknown option --frobnicate/);
     assert.throws(() => parseStartArgs(['--hub-port', '-1']), /non-negative integer/);
     assert.throws(() => parseStartArgs(['--workdir']), /needs a value/);

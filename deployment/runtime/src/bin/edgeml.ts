@@ -15,7 +15,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const code = await runCli(process.argv.slice(2), {
+// `npm run edge` and the launcher put a `--` before the user's arguments: Node 20 would otherwise take
+// `--env-file FILE` (an `edgeml hub` option) as its own, anywhere on its command line.
+const argv = process.argv.slice(2);
+if (argv[0] === '--') argv.shift();
+
+const code = await runCli(argv, {
   env: process.env,
   cwd: process.cwd(),
   stdoutIsTty: process.stdout.isTTY === true,

@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Entry point of `npm start`: the local edge runtime. The only runtime file that touches process.*.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLogger, errorMessage } from '@edgeml/shared';
 import { parseStartArgs, START_USAGE } from '../args.js';
+import { callerCwd } from '../cli/global-args.js';
+import { REPO_ROOT } from '../repo-root.js';
 import { startLocalRuntime } from '../runtime.js';
 import { renderLine, renderView } from '../view.js';
 import { followUpstream } from '../upstream.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+const repoRoot = REPO_ROOT;
 
 async function main(): Promise<number> {
   const args = parseStartArgs(process.argv.slice(2));
@@ -18,14 +19,34 @@ async function main(): Promise<number> {
     console.log(START_USAGE);
     return 0;
   }
-  const workDir = path.resolve(args.workDir ?? path.join(repoRoot, '.edge'));
+  // npm runs the script in the repository; paths on the command line are meant from the caller's folder.
+  const cwd = callerCwd(process.env, process.cwd());
+  const workDir = args.workDir === undefined ? path.join(repoRoot, '.edge') : path.resolve(cwd, args.workDir);
+  const manifestFile = args.manifest === undefined ? undefined : path.resolve(cwd, args.manifest);
+  const envFile = args.envFile === undefined ? undefined : path.resolve(cwd, args.envFile);
+  for (const [flag, file] of [['--manifest', manifestFile], ['--env-file', envFile]] as const) {
+    if (file !== undefined && !existsSync(file)) throw new Error(`${flag} ${file}: no such file`);
+  }
   await mkdir(path.join(workDir, 'logs'), { recursive: true });
   const logger = createLogger({ name: 'runtime', destination: createWriteStream(path.join(workDir, 'logs', 'runtime.log'), { flags: 'a' }) });
   const tty = process.stdout.isTTY && !args.untilIdle;
   console.log(`EdgeML local runtime: work folder ${workDir} (logs in ${path.join(workDir, 'logs')})`);
 
-  const runtime = await startLocalRuntime({ repoRoot, workDir, demo: args.demo, env: process.env, logger, ...(args.hubPort === undefined ? {} : { hubPort: args.hubPort }) });
-  console.log(`hub on localhost:${runtime.hub.port}; $upstream journal ${runtime.hub.upstreamJournalFile}; CLI: npm run edge -- status`);
+  const runtime = await startLocalRuntime({
+    repoRoot,
+    workDir,
+    demo: args.demo,
+    env: process.env,
+    logger,
+    ...(manifestFile === undefined ? {} : { manifestFile }),
+    ...(envFile === undefined ? {} : { envFile }),
+    ...(args.hubPort === undefined ? {} : { hubPort: args.hubPort }),
+    ...(args.hubMetricsPort === undefined ? {} : { hubMetricsPort: args.hubMetricsPort }),
+  });
+  console.log(`manifest ${manifestFile ?? path.join(repoRoot, 'deployment.template.json')}`);
+  console.log(
+    `hub on localhost:${runtime.hub.port}, metrics http://127.0.0.1:${String(runtime.hub.metricsPort)}/metrics; $upstream journal ${runtime.hub.upstreamJournalFile}; CLI: npx edgeml status`,
+  );
 
   const latest: string[] = [];
   const alerts: string[] = [];

@@ -3,6 +3,7 @@
  * `CliCommand`, added to this list; usage and dispatch follow from it.
  */
 import type { CliCommand } from '../command.js';
+import { hubCommand } from './hub.js';
 import { invokeCommand } from './invoke.js';
 import { logsCommand } from './logs.js';
 import { statusCommand } from './status.js';
@@ -10,4 +11,4 @@ import { summaryCommand } from './summary.js';
 import { twinCommand } from './twin.js';
 import { upstreamCommand } from './upstream.js';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand, hubCommand];
