@@ -139,7 +139,7 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       const bad = await cli('invoke', 'watcher', 'rescan', '{"unexpected":true}');
       assert.equal((JSON.parse(bad.out) as { status: number }).status, 400, 'hostile method payload gets 400 with problems');
       const unknown = await cli('frobnicate');
-      assert.equal(unknown.code, 1);
+      assert.equal(unknown.code, 2, 'a usage error exits 2');
       assert.match(unknown.err, /unknown command frobnicate/);
     });
 

@@ -50,3 +50,5 @@ export {
   type ValidateFilesOptions,
 } from './validate.js';
 export { MODULE_IMAGE_REFERENCE, combineVariables, expandVariables, parseDotEnv, readDotEnv, variableReferences, type Variables } from './variables.js';
+export { MODULES_WITH_DEFAULT_MODEL, RELEASE_PLATFORMS, modelSetDigest, planImage, type ImagePlan, type ImagePlanInput, type ReleasePlatform } from './image-plan.js';
+export { formatPlan, runImagePlan } from './image-plan-cli.js';
