@@ -4,7 +4,7 @@
  * through `npm start` from another folder (npm passes the caller's folder in INIT_CWD).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,8 @@ describe('npm start -- --manifest FILE --env-file FILE', function () {
     assert.ok(err.includes(path.join(caller, 'nowhere.json')), err);
   });
 
-  it('runs the debug template with variables from --env-file, serves the hub metrics, and stops on SIGINT', async () => {
+  it('runs the debug template with variables from --env-file, serves the hub metrics, and stops on SIGHUP with its modules', async () => {
+    const modulePids: number[] = [];
     // A container SAS URL in the env file means "real storage": no Azurite is started (the uploader reports
     // the unreachable sink and keeps running), which shows the file was read.
     await writeFile(path.join(caller, 'debug.env'), 'EDGEML_STORAGE_CONTAINER_SAS_URL=http://127.0.0.1:9/devstoreaccount1/c?sv=2020-01-01&sig=x\n');
@@ -78,13 +79,28 @@ describe('npm start -- --manifest FILE --env-file FILE', function () {
       });
       // The debug template sets EDGEML_LOG_LEVEL=debug for every module.
       await poll('a debug line in the watcher log', async () => ((await readFile(path.join(workDir, 'logs', 'watcher.log'), 'utf8')).includes('"level":"debug"') ? true : undefined));
+      const status = JSON.parse(await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, [path.join(repoRoot, 'deployment', 'runtime', 'bin', 'edgeml.js'), 'status', '--workdir', workDir], (err, stdout) => (stdout !== '' ? resolve(stdout) : reject(err ?? new Error('no status'))));
+      })) as { processes: Array<{ name: string; pid: number }> };
+      modulePids.push(...status.processes.map((p) => p.pid));
+      assert.equal(modulePids.length, 4);
     } finally {
-      // The runtime's own process (npm and its shell stand between): SIGINT stops every module gracefully.
+      // The runtime's own process (npm and its shell stand between). SIGHUP, as when its terminal closes: it
+      // used to kill the runtime at once and leave the four module processes running.
       const pid = await readFile(path.join(workDir, 'runtime.json'), 'utf8').then((t) => (JSON.parse(t) as { pid: number }).pid, () => undefined);
-      if (pid !== undefined) process.kill(pid, 'SIGINT');
+      if (pid !== undefined) process.kill(pid, 'SIGHUP');
       else child.kill('SIGKILL');
     }
-    assert.equal(await exited, 130, out.slice(-3000));
+    assert.equal(await exited, 129, out.slice(-3000));
     assert.ok(!existsSync(path.join(workDir, 'runtime.json')), 'runtime.json is removed on stop');
+    const alive = modulePids.filter((p) => {
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false; // ESRCH: that module process is gone, as it should be
+      }
+    });
+    assert.deepEqual(alive, [], 'every module process stopped with the runtime');
   });
 });

@@ -4,7 +4,8 @@
 import { runCli } from '../cli/main.js';
 
 const stop = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// SIGHUP too: a closed terminal must stop a running `edgeml hub` cleanly (runtime.json removed).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   // `on`, not `once`: under the launcher a terminal's Ctrl-C arrives twice (from the terminal and forwarded).
   process.on(signal, () => stop.abort(signal));
 }

@@ -74,6 +74,8 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(130)));
   process.once('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(143)));
+  // A closed terminal: without this the runtime would die and leave its module processes running.
+  process.once('SIGHUP', () => void shutdown('SIGHUP').then(() => process.exit(129)));
 
   const view = setInterval(
     () => {
