@@ -69,6 +69,8 @@ export class SinkState {
   /** Pauses and failed checks since the last upload that went through (the probe backoff). */
   #failures = 0;
   #nextCheckAtMs = 0;
+  /** The alert of the current pause went out (or was not due: see #pause). */
+  #alerted = false;
   /** How many times the sink became ready: a refusal that repeats across one is the item's own. */
   #generation = 0;
   /** configure() runs one at a time (a twin change and the credentials refresh may meet). */
@@ -148,17 +150,27 @@ export class SinkState {
     this.#onChange();
   }
 
-  /** Stops uploads for every item and schedules the next check. One alert per episode. */
+  /**
+   * Stops uploads for every item and schedules the next check. One alert per episode: at once for
+   * refused credentials or a missing container (an operator must act), and for an unreachable sink
+   * only when the first check after the pause fails too (a single dropped connection is a blip, not
+   * an outage worth an alert).
+   */
   #pause(cause: PauseCause, code: string, reason: string): void {
     this.#failures++;
     this.#nextCheckAtMs = this.#ctx.nowMs() + backoffDelayMs(this.#failures, { ...this.#ctx.settings().sinkProbe, jitterRatio: 0.2 }, this.#ctx.random);
-    const entering = this.#state !== 'paused';
+    const entering = this.#state !== 'paused' || this.#problem?.cause !== cause;
     this.#set('paused', { code, reason, cause });
-    if (!entering) return;
-    this.#prober.wake();
-    const target = this.#sink?.target ?? null;
-    const backlog = this.#ctx.queue.isClosed ? 0 : this.#ctx.queue.backlog();
-    this.#ctx.logger[cause === 'unreachable' ? 'warn' : 'error']({ code, cause, target, backlog }, `uploads paused (${cause}): ${reason}; items stay queued and resume by themselves`);
+    if (entering) {
+      this.#alerted = false;
+      this.#prober.wake();
+      this.#ctx.logger[cause === 'unreachable' ? 'warn' : 'error'](
+        { code, cause, target: this.#sink?.target ?? null, backlog: this.#backlog() },
+        `uploads paused (${cause}): ${reason}; items stay queued and resume by themselves`,
+      );
+    }
+    if (this.#alerted || (cause === 'unreachable' && entering)) return;
+    this.#alerted = true;
     if (!this.#alertLimiter(`${cause}:${code}`).log) return;
     void sendAlert(
       this.#ctx.edge,
@@ -167,10 +179,14 @@ export class SinkState {
         severity: SEVERITY[cause],
         code,
         message: `uploads paused: ${reason}. Nothing is quarantined; uploads resume by themselves once the sink accepts writes${cause === 'credentials' ? ' (rotate the credentials: the secret file is read again)' : ''}.`,
-        details: { target, cause, backlog },
+        details: { target: this.#sink?.target ?? null, cause, backlog: this.#backlog() },
       },
       this.#ctx.now,
     );
+  }
+
+  #backlog(): number {
+    return this.#ctx.queue.isClosed ? 0 : this.#ctx.queue.backlog();
   }
 
   #unconfigured(err: unknown): void {

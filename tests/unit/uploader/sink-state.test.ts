@@ -41,6 +41,8 @@ class Service {
   readonly refusedNames = new Set<string>();
   checks = 0;
   uploads = 0;
+  /** A network failure to answer with instead (no answer at all), for checks and uploads alike. */
+  unreachable: (() => Error | undefined) | undefined;
   readonly perName = new Map<string, number>();
 }
 
@@ -53,12 +55,16 @@ class ScriptedSink implements UploadSink {
   ) {}
   checkAccess(): Promise<void> {
     this.service.checks++;
+    const down = this.service.unreachable?.();
+    if (down !== undefined) return Promise.reject(down);
     return this.service.accepted.has(this.secret) ? Promise.resolve() : Promise.reject(denied());
   }
   async upload(request: UploadRequest): Promise<UploadResult> {
     this.service.uploads++;
     this.service.perName.set(request.name, (this.service.perName.get(request.name) ?? 0) + 1);
     await sleep(5);
+    const down = this.service.unreachable?.();
+    if (down !== undefined) throw down;
     if (!this.service.accepted.has(this.secret) || [...this.service.refusedNames].some((n) => request.name.includes(n))) throw denied();
     return { name: request.name, md5: md5Base64(Buffer.from(request.name)), sizeBytes: request.sizeBytes, outcome: 'created', bytesSent: request.sizeBytes, blocksStaged: 0, blocksSkipped: 0 };
   }
@@ -184,6 +190,40 @@ describe('uploader sink state: pause, alert once, resume', function () {
       assert.equal(t.sinkStatus().state, 'ready');
     } finally {
       await t.app.stop(AbortSignal.timeout(5_000));
+    }
+  });
+
+  it('an unreachable sink: a single dropped connection pauses briefly without an alert; an outage raises one warning', async () => {
+    const service = new Service();
+    service.accepted.add('sas-1');
+    await writeFile(secretFile, 'sas-1');
+    let dropNext = 0;
+    let outage = false;
+    // A dropped connection answers one upload; an outage answers every request.
+    service.unreachable = () => (outage || dropNext-- > 0 ? Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) : undefined);
+    try {
+      const t = await start(service, { concurrency: 1 });
+      try {
+        dropNext = 1;
+        for (let i = 0; i < 3; i++) await t.edge.deliver('artifacts', await artifact(paths, i));
+        assert.ok(await t.app.idle(5_000));
+        assert.equal(t.completions().length, 3);
+        assert.deepEqual(t.alerts(), [], 'a blip is no alert');
+        outage = true;
+        for (let i = 3; i < 6; i++) await t.edge.deliver('artifacts', await artifact(paths, i));
+        await sleep(800);
+        assert.deepEqual([t.sinkStatus().state, t.sinkStatus().cause], ['paused', 'unreachable']);
+        assert.deepEqual(t.alerts().map((a) => [a.severity, a.code]), [['warning', 'SINK_UNAVAILABLE']]);
+        assert.equal(t.app.ready().ready, true, 'queueing while offline is normal operation');
+        outage = false;
+        assert.ok(await t.app.idle(5_000));
+        assert.equal(t.completions().length, 6);
+        assert.equal(t.alerts().length, 1);
+      } finally {
+        await t.app.stop(AbortSignal.timeout(5_000));
+      }
+    } finally {
+      service.unreachable = undefined;
     }
   });
 
