@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   ABORTED: 'An operation was cancelled because the module is stopping.',
   ROUTE_COMPILE_ERROR: 'A route in the $edgeHub desired properties does not compile.',
   UNAUTHORIZED: 'A client presented invalid or mismatched credentials.',
+  LEASE_LOST: 'A singleton module lost its leader lease (not renewed in time, or taken over); it stops so that only the new leader works.',
   INTERNAL: 'An unexpected failure; the log carries the cause.',
 } as const;
 

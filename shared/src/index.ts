@@ -63,3 +63,27 @@ export { createTwinConfigBinder, mergePatch, stripTwinMetadata, type ConfigRepor
 export { jsonMethod, EMPTY_PAYLOAD_SCHEMA, MAX_METHOD_PAYLOAD_BYTES } from './methods.js';
 export { sendAlert } from './alerts.js';
 export { runModule, installProcessHandlers, selfCheck, type ModuleApp, type ModuleDeps, type ModuleDefinition, type RunOptions, type RunningModule } from './lifecycle.js';
+export { connectEdgeClient, selectedTransport, loadTopicPlan, EDGE_TRANSPORTS, type EdgeTransport } from './edge/connect.js';
+export { parseMqtt5Settings, MQTT5_DEFAULTS, type Mqtt5Settings, type Mqtt5Auth } from './edge/mqtt5-settings.js';
+export { createMqtt5Connection, SAT_AUTH_METHOD, type Mqtt5Connection, type Mqtt5ConnectionOptions, type Mqtt5Publication, type Mqtt5Received, type Mqtt5MessageProperties } from './edge/mqtt5-connection.js';
+export { createMqtt5EdgeClient, MESSAGE_ID_PROPERTY, CONTENT_ENCODING_PROPERTY, STATUS_PROPERTY, SOURCE_ID_PROPERTY, type Mqtt5EdgeClientOptions } from './edge/mqtt5-client.js';
+export { createMqtt5Operator, type Mqtt5Operator, type MethodAnswer } from './edge/mqtt5-operator.js';
+export { createConfigFileSource, parseConfigDocument, type ConfigFileSource, type ConfigFileSourceOptions } from './edge/config-file-source.js';
+export {
+  DEFAULT_TOPIC_PREFIX,
+  planTopics,
+  routesFromDocument,
+  inputForTopic,
+  topicMatches,
+  outputTopic,
+  methodTopic,
+  instanceMethodTopic,
+  statusTopic,
+  responseTopic,
+  type TopicPlan,
+  type InputSubscription,
+  type UpstreamRoute,
+} from './edge/topics.js';
+export { createFileLease, FILE_LEASE_DEFAULTS, type FileLeaseOptions } from './lease/file-lease.js';
+export { leaseFromEnvironment } from './lease/from-env.js';
+export type { LeaderLease } from './lease/types.js';

@@ -1,8 +1,10 @@
 import type { AnySchema } from 'ajv';
 import type { Registry } from 'prom-client';
 import { createTwinConfigBinder, type ConfigReport, type TwinConfigBinder } from './config/binder.js';
+import { connectEdgeClient, selectedTransport } from './edge/connect.js';
 import type { EdgeClient } from './edge/types.js';
-import { errorMessage } from './errors.js';
+import { EdgeMLError, errorMessage } from './errors.js';
+import { leaseFromEnvironment } from './lease/from-env.js';
 import { createLogger, type Logger } from './logging.js';
 import { EMPTY_PAYLOAD_SCHEMA, jsonMethod } from './methods.js';
 import { createMetricsRegistry, DEFAULT_METRICS_PORT, startOpsServer, type OpsServer } from './metrics.js';
@@ -43,8 +45,18 @@ export interface ModuleDefinition<C> {
 export interface RunOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly argv: readonly string[];
-  /** Opens the connection to edgeHub (the real adapter in production). */
+  /**
+   * Opens the connection to edgeHub (the real adapter in production). Used when
+   * `EDGEML_EDGE_TRANSPORT` is `edgehub` (the default); `mqtt5` connects to an MQTT 5 broker instead
+   * (edge/connect.ts), whatever is passed here.
+   */
   readonly connect: (logger: Logger, env: Readonly<Record<string, string | undefined>>) => Promise<EdgeClient>;
+  /**
+   * Called when the module cannot go on and must be restarted (its leader lease was lost); the entry
+   * point exits non-zero so the container runtime restarts it as a standby. Without it the module
+   * stops and stays stopped.
+   */
+  readonly onFatal?: (err: Error) => void;
   /** How long stop() may take before the process exits anyway. Default 20 000 ms (edgeAgent waits 30 s). */
   readonly stopDeadlineMs?: number;
   /** How long to wait for the twin at start before running on defaults. Default 15 000 ms. */
@@ -63,7 +75,9 @@ export interface RunningModule {
  * Only entry points (main.ts) call this; it never exits the process itself, `installProcessHandlers` does.
  *
  * Environment: EDGEML_DATA_ROOT (default /data), EDGEML_METRICS_PORT (default 9600),
- * EDGEML_LOG_LEVEL (default info).
+ * EDGEML_LOG_LEVEL (default info), EDGEML_EDGE_TRANSPORT (edgehub | mqtt5, edge/connect.ts),
+ * EDGEML_LEADER_LEASE (none | file, lease/from-env.ts: a singleton waits as a standby until it
+ * holds the lease, before it connects or starts).
  */
 export async function runModule<C>(definition: ModuleDefinition<C>, options: RunOptions): Promise<RunningModule> {
   const env = options.env;
@@ -92,7 +106,14 @@ export async function runModule<C>(definition: ModuleDefinition<C>, options: Run
   });
   logger.info({ port: ops.port, dataRoot: paths.root }, 'starting');
 
-  const edge = await options.connect(logger.child({ component: 'edge-client' }), env);
+  const lease = leaseFromEnvironment(definition.name, env, paths, logger);
+  if (lease !== undefined) {
+    // Before connecting: a standby must not take the leader's MQTT session (same client id) or its inputs.
+    await lease.acquire();
+    logger.info({ identity: lease.identity }, 'leader lease held; starting');
+  }
+  const edgeLogger = logger.child({ component: 'edge-client' });
+  const edge = selectedTransport(env) === 'mqtt5' ? await connectEdgeClient(edgeLogger, env, definition.name) : await options.connect(edgeLogger, env);
   edge.onConnectionChange((s) => {
     connected = s.connected;
     logger.info({ connected: s.connected, reason: s.reason }, s.connected ? 'connected to edgeHub' : 'disconnected from edgeHub');
@@ -158,19 +179,26 @@ export async function runModule<C>(definition: ModuleDefinition<C>, options: Run
         logger.error({ err }, `app stop failed: ${errorMessage(err)}`);
       }
       await edge.close().catch((err: unknown) => logger.warn({ err }, 'edge client close failed'));
+      await lease?.release();
       await ops.close();
       logger.info('stopped');
     })();
     return stopping;
   };
+  lease?.onLost((reason) => {
+    const err = new EdgeMLError('LEASE_LOST', `leader lease lost (${reason}); stopping so that only the new leader works`);
+    logger.error({ err }, err.message);
+    void stop('leader lease lost').finally(() => options.onFatal?.(err));
+  });
   return { logger, binder: binder as TwinConfigBinder<unknown>, ops, stop };
 }
 
 /**
  * Entry-point glue: SIGTERM/SIGINT → graceful stop then exit 0; unhandled rejections and uncaught
- * exceptions → logged at fatal and exit 1, so edgeAgent restarts the container.
+ * exceptions → logged at fatal and exit 1, so edgeAgent restarts the container. Returns that fatal
+ * exit, for `RunOptions.onFatal`.
  */
-export function installProcessHandlers(proc: NodeJS.Process, getRunning: () => RunningModule | undefined, fallbackLogger: Logger): void {
+export function installProcessHandlers(proc: NodeJS.Process, getRunning: () => RunningModule | undefined, fallbackLogger: Logger): (err: Error) => void {
   const fatal = (err: unknown, origin: string): void => {
     const logger = getRunning()?.logger ?? fallbackLogger;
     logger.fatal({ err, origin }, `fatal: ${errorMessage(err)}`);
@@ -185,6 +213,7 @@ export function installProcessHandlers(proc: NodeJS.Process, getRunning: () => R
       else void running.stop(signal).finally(() => proc.exit(0));
     });
   }
+  return (err: Error) => fatal(err, 'module');
 }
 
 export { DEFAULT_METRICS_PORT };

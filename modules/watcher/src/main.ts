@@ -15,5 +15,5 @@ if (process.argv.includes('--self-check')) {
 
 // Assigned once started; the signal handlers read it (a stop before then just exits).
 let running: RunningModule | undefined = undefined;
-installProcessHandlers(process, () => running, logger);
-running = await runModule(watcherModule, { env: process.env, argv: process.argv, connect: createEdgeClientFromEnvironment });
+const fatal = installProcessHandlers(process, () => running, logger);
+running = await runModule(watcherModule, { env: process.env, argv: process.argv, connect: createEdgeClientFromEnvironment, onFatal: fatal });

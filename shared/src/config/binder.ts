@@ -113,9 +113,11 @@ export function createTwinConfigBinder<C>(options: TwinConfigBinderOptions<C>): 
 
   const handleOne = async (update: DesiredUpdate): Promise<ConfigReport> => {
     const props = update.properties as Json;
-    mirror = update.kind === 'full' ? { ...props } : mergePatch(mirror, props);
     const version = typeof props['$version'] === 'number' ? props['$version'] : null;
-    const result = validate(mirror);
+    // A document that could not even be read is judged as it is: the mirror keeps the last one.
+    const unreadable = update.problems !== undefined && update.problems.length > 0 ? { problems: [...update.problems] } : undefined;
+    if (unreadable === undefined) mirror = update.kind === 'full' ? { ...props } : mergePatch(mirror, props);
+    const result = unreadable ?? validate(mirror);
     let report: ConfigReport;
     if ('problems' in result) {
       report = { status: 'rejected', desiredVersion: version, problems: redactUrlsDeep(result.problems), effective, at: now().toISOString() };

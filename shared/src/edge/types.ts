@@ -47,6 +47,11 @@ export type MethodHandler = (payload: unknown) => Promise<MethodResponse>;
 export interface DesiredUpdate {
   readonly kind: 'full' | 'patch';
   readonly properties: Readonly<Record<string, unknown>>;
+  /**
+   * Problems found before validation (a mounted configuration file that does not parse or cannot be
+   * read): the binder rejects the update with them and keeps the configuration in force.
+   */
+  readonly problems?: readonly string[];
 }
 
 export type ConnectionListener = (state: { connected: boolean; reason?: string }) => void;
