@@ -1,3 +1,4 @@
 export { createLocalPki, type LocalPki, type CertificatePair } from './pki.js';
 export { startMosquitto, MOSQUITTO_BINARY, type MosquittoBroker, type MosquittoOptions } from './mosquitto.js';
-export { startMqttSuite, SUITE_MODULES, LOCAL_MQTT_USER, type MqttSuite, type MqttSuiteOptions, type ReplicaHandle, type SuiteModule } from './suite.js';
+export { startMqttSuite, waitReady, SUITE_MODULES, LOCAL_MQTT_USER, type MqttSuite, type MqttSuiteOptions, type ReplicaHandle, type SuiteModule } from './suite.js';
+export { parseStartMqttArgs, runStartMqtt, waitUntilIdle, LOCAL_MQTT_CONFIG, START_MQTT_USAGE, type StartMqttArgs } from './run.js';

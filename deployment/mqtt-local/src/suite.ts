@@ -9,7 +9,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createMqtt5Connection, createMqtt5Operator, dataPaths, DEFAULT_TOPIC_PREFIX, errorMessage, parseMqtt5Settings, type DataPaths, type Logger, type Mqtt5Connection, type Mqtt5Operator } from '@edgeml/shared';
+import { createMqtt5Connection, createMqtt5Operator, dataPaths, DEFAULT_TOPIC_PREFIX, EdgeMLError, errorMessage, sleep, parseMqtt5Settings, type DataPaths, type Logger, type Mqtt5Connection, type Mqtt5Operator } from '@edgeml/shared';
 import { installBundledModels } from '@edgeml/inferencer';
 import { freePort, ModuleProcess, type ModuleProcessState } from '@edgeml/runtime';
 import { startMosquitto, type MosquittoBroker } from './mosquitto.js';
@@ -77,6 +77,20 @@ async function manifestDesired(file: string): Promise<Record<string, Record<stri
     if (isObject(desired)) out[name] = desired;
   }
   return out;
+}
+
+/** Waits for a replica's readiness probe (connected, configured, subscribed). @throws EdgeMLError TIMEOUT */
+export async function waitReady(replica: ReplicaHandle, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${replica.metricsPort}/health/ready`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > until) throw new EdgeMLError('TIMEOUT', `${replica.id} not ready within ${timeoutMs} ms`);
+    await sleep(250);
+  }
 }
 
 export async function startMqttSuite(options: MqttSuiteOptions): Promise<MqttSuite> {
@@ -151,7 +165,11 @@ export async function startMqttSuite(options: MqttSuiteOptions): Promise<MqttSui
       replicas.push({ module, index, id, metricsPort, process: proc });
     }
   }
-  for (const r of replicas) r.process.start();
+  // Consumers first, the watcher once they are ready: a broker keeps nothing for an input whose
+  // subscriber has never connected (on Kubernetes the watcher's re-emission covers a first start).
+  for (const r of replicas) if (r.module !== 'watcher') r.process.start();
+  await Promise.all(replicas.filter((r) => r.module !== 'watcher').map((r) => waitReady(r, 180_000)));
+  for (const r of replicas) if (r.module === 'watcher') r.process.start();
 
   const operatorConnection = await connectAs(`operator-${randomBytes(4).toString('hex')}`);
   const operator = createMqtt5Operator(operatorConnection, DEFAULT_TOPIC_PREFIX);

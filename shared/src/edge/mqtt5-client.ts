@@ -23,7 +23,7 @@ import { reportedPatchProblems } from './types.js';
 import type { ConnectionListener, DesiredUpdate, EdgeClient, IncomingMessage, InputHandler, MethodHandler, MethodResponse, OutgoingMessage } from './types.js';
 import type { ConfigFileSource } from './config-file-source.js';
 import type { Mqtt5Connection, Mqtt5Received } from './mqtt5-connection.js';
-import { inputForTopic, instanceMethodTopic, methodTopic, outputTopic, statusTopic, type TopicPlan } from './topics.js';
+import { inputForTopic, instanceMethodTopic, methodTopic, outputTopic, statusTopic, topicMatches, type TopicPlan } from './topics.js';
 
 /** User properties that carry what MQTT 5 has no field for; refused as application property names. */
 export const MESSAGE_ID_PROPERTY = '$.mid';
@@ -31,6 +31,9 @@ export const CONTENT_ENCODING_PROPERTY = '$.ce';
 /** Method response status (Azure IoT Operations SDK convention) and the sender's client id. */
 export const STATUS_PROPERTY = '__stat';
 export const SOURCE_ID_PROPERTY = '__srcId';
+
+/** PUBACK reason 0x10: accepted, but no subscription matched. */
+const NO_MATCHING_SUBSCRIBERS = 0x10;
 
 export interface Mqtt5EdgeClientOptions {
   readonly connection: Mqtt5Connection;
@@ -67,6 +70,8 @@ export function createMqtt5EdgeClient(options: Mqtt5EdgeClientOptions): EdgeClie
   const sharedMethodPrefix = methodTopic(plan.prefix, moduleId, '');
   const instanceMethodPrefix = instanceMethodTopic(plan.prefix, moduleId, clientId, '');
   const myStatusTopic = statusTopic(plan.prefix, moduleId, clientId);
+  const routedFilters = Object.values(plan.inputs).flatMap((subs) => subs.map((s) => s.filter));
+  const feedsAnInput = (topic: string): boolean => routedFilters.some((f) => topicMatches(f, topic));
   let reported: Record<string, unknown> = {};
   let reportChain: Promise<void> = Promise.resolve();
   let opened = false;
@@ -184,9 +189,9 @@ export function createMqtt5EdgeClient(options: Mqtt5EdgeClientOptions): EdgeClie
 
   const publishReported = (): Promise<void> => {
     const snapshot = Buffer.from(JSON.stringify(reported), 'utf8');
-    const next = reportChain.then(() =>
-      connection.publish({ topic: myStatusTopic, payload: snapshot, qos: 1, retain: true, properties: { contentType: 'application/json', payloadIsUtf8: true, userProperties: { [SOURCE_ID_PROPERTY]: clientId } } }),
-    );
+    const next = reportChain.then(async () => {
+      await connection.publish({ topic: myStatusTopic, payload: snapshot, qos: 1, retain: true, properties: { contentType: 'application/json', payloadIsUtf8: true, userProperties: { [SOURCE_ID_PROPERTY]: clientId } } });
+    });
     reportChain = next.catch(() => undefined);
     return next;
   };
@@ -259,8 +264,9 @@ export function createMqtt5EdgeClient(options: Mqtt5EdgeClientOptions): EdgeClie
           details: { outputName, sizeBytes: size, messageId: message.messageId },
         });
       }
-      await connection.publish({
-        topic: outputTopic(plan.prefix, moduleId, outputName),
+      const topic = outputTopic(plan.prefix, moduleId, outputName);
+      const { reasonCode } = await connection.publish({
+        topic,
         payload: body,
         qos: 1,
         properties: {
@@ -270,6 +276,11 @@ export function createMqtt5EdgeClient(options: Mqtt5EdgeClientOptions): EdgeClie
           userProperties: user,
         },
       });
+      // Unlike edgeHub, a broker keeps nothing for a module input no replica has subscribed yet (its
+      // session does not exist before its first connect): fail, so the sender retries or the watcher re-emits.
+      if (reasonCode === NO_MATCHING_SUBSCRIBERS && feedsAnInput(topic)) {
+        throw new EdgeMLError('EDGE_SEND_FAILED', `no replica of the receiving module has subscribed to ${topic} yet; the message was not kept`, { details: { outputName, reasonCode } });
+      }
     },
 
     onMethod(methodName: string, handler: MethodHandler): void {

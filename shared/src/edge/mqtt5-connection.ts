@@ -64,8 +64,11 @@ export interface Mqtt5Connection {
   readonly clientId: string;
   /** Connects, retrying until `signal` aborts. Resolves with whether the broker resumed our session. @throws EdgeMLError ABORTED, EDGE_CONNECT_FAILED */
   connect(signal?: AbortSignal): Promise<{ sessionPresent: boolean }>;
-  /** QoS 1 resolves on PUBACK. @throws EdgeMLError EDGE_SEND_FAILED (not connected, refused by the broker) */
-  publish(publication: Mqtt5Publication): Promise<void>;
+  /**
+   * QoS 1 resolves on PUBACK with its reason code (0 accepted; 0x10 accepted but no subscriber matched,
+   * i.e. nobody will ever receive it). @throws EdgeMLError EDGE_SEND_FAILED (not connected, refused by the broker)
+   */
+  publish(publication: Mqtt5Publication): Promise<{ reasonCode: number }>;
   /** QoS 1 subscriptions. @throws EdgeMLError EDGE_CONNECT_FAILED when the broker refuses one */
   subscribe(filters: readonly string[]): Promise<void>;
   /** Best effort: failures are logged, not thrown (used on the way out). */
@@ -153,6 +156,10 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
   let generation = 0;
   let ackChain: Promise<void> = Promise.resolve();
   const handling = new Map<number, Promise<void>>();
+  // PUBACK reason codes by message id, and the message id each publish callback went out under
+  // (mqtt.js reports a 0x10 PUBACK as plain success and keeps the reason to itself).
+  const pubackReasons = new Map<number, number>();
+  const publishIds = new WeakMap<object, number>();
 
   const readToken = (): Buffer => {
     if (settings.auth.kind !== 'sat') return Buffer.alloc(0);
@@ -224,7 +231,15 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
       callback();
     };
     const send = hooks._sendPacket.bind(c);
+    const outgoing = (c as unknown as { outgoing: Record<number, { cb?: object } | undefined> }).outgoing;
+    c.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) pubackReasons.set(packet.messageId, packet.reasonCode ?? 0);
+    });
     hooks._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      if (packet.cmd === 'publish' && packet.qos === 1 && packet.messageId !== undefined) {
+        const callback = outgoing[packet.messageId]?.cb;
+        if (callback !== undefined) publishIds.set(callback, packet.messageId);
+      }
       const id = packet.cmd === 'puback' ? packet.messageId : undefined;
       const done = id === undefined ? undefined : handling.get(id);
       if (id === undefined || done === undefined) return send(packet, cb, cbStorePut, noStore);
@@ -298,17 +313,20 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
       });
     },
 
-    async publish(p) {
+    publish(p) {
       const c = requireClient(`publish on ${p.topic}`);
-      try {
-        const packet = await c.publishAsync(p.topic, p.payload, { qos: p.qos, retain: p.retain ?? false, properties: toWireProperties(p.properties) ?? {} });
-        const reason = packet?.cmd === 'puback' ? (packet.reasonCode ?? 0) : 0;
-        // 0x10: accepted, no matching subscribers. 0x80 and above: refused (0x87 not authorized, 0x97 quota).
-        if (reason >= 0x80) throw new EdgeMLError('EDGE_SEND_FAILED', `the broker refused the message on ${p.topic} (reason code 0x${reason.toString(16)})`, { details: { reasonCode: reason } });
-      } catch (err: unknown) {
-        if (err instanceof EdgeMLError) throw err;
-        throw new EdgeMLError('EDGE_SEND_FAILED', `publish on ${p.topic} failed: ${errorMessage(err)}`, { cause: err });
-      }
+      return new Promise((resolve, reject) => {
+        const callback = (err?: Error): void => {
+          const id = publishIds.get(callback);
+          const reasonCode = id === undefined ? 0 : (pubackReasons.get(id) ?? 0);
+          if (id !== undefined) pubackReasons.delete(id);
+          if (err === undefined || err === null) return resolve({ reasonCode });
+          // 0x80 and above: refused (0x87 not authorized, 0x97 quota exceeded).
+          const code = (err as { code?: unknown }).code;
+          reject(new EdgeMLError('EDGE_SEND_FAILED', `publish on ${p.topic} failed: ${errorMessage(err)}`, { cause: err, ...(typeof code === 'number' ? { details: { reasonCode: code } } : {}) }));
+        };
+        c.publish(p.topic, p.payload, { qos: p.qos, retain: p.retain ?? false, properties: toWireProperties(p.properties) ?? {} }, callback);
+      });
     },
 
     async subscribe(filters) {

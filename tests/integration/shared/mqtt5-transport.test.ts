@@ -130,6 +130,16 @@ describe('MQTT 5 transport against Mosquitto (TLS, passwords, X.509)', function 
     await assert.rejects(a.sendOutput('out', { body: Buffer.alloc(300 * 1024) }), { code: 'MESSAGE_TOO_LARGE' });
   });
 
+  it('fails a send on a routed output that no replica of the receiver has ever subscribed to (a broker, unlike edgeHub, would drop it)', async () => {
+    const r2 = path.join(dir, 'routes-nobody.json');
+    await writeFile(r2, JSON.stringify({ routes: { toNobody: 'FROM /messages/modules/a/outputs/lonely INTO BrokeredEndpoint("/modules/z/inputs/in")', up: 'FROM /messages/modules/a/outputs/alerts INTO $upstream' } }));
+    const a = await client('a', 'a-lonely', { EDGEML_MQTT_ROUTES_FILE: r2 });
+    await a.open(AbortSignal.timeout(10_000));
+    await assert.rejects(a.sendOutput('lonely', { body: 'lost?' }), { code: 'EDGE_SEND_FAILED', message: /no replica of the receiving module/ });
+    // An output read only by a cloud data flow ($upstream) may go out with nobody listening locally.
+    await a.sendOutput('alerts', { body: 'fine' });
+  });
+
   it('shares an input among replicas: each message is handled by exactly one', async () => {
     const seen = new Map<string, string[]>();
     for (const id of ['b-s0', 'b-s1']) {
