@@ -45,7 +45,8 @@ export async function dropImages(suite: MqttSuite, count: number, prefix = 'img'
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
     const name = `${prefix}-${String(i).padStart(4, '0')}.png`;
-    const png = await renderTextImage(`${prefix} ${i} ${Date.now() % 100000}`, { width: 240, height: 56, rotate180: i % 3 === 0 });
+    // The number first: text that runs past the image's right edge would make two images identical.
+    const png = await renderTextImage(`${i} ${Date.now() % 100000} ${prefix}`, { width: 320, height: 56, rotate180: i % 3 === 0 });
     const tmp = path.join(suite.paths.share, `.${name}.partial`);
     await writeFile(tmp, png);
     await rename(tmp, path.join(suite.paths.inbox, name));
