@@ -14,6 +14,7 @@
  *   --quick            smaller sizes (a smoke run)
  *   --skip-stages      end to end only
  *   --skip-e2e         stage benchmarks only
+ *   --mqtt5            also bench/mqtt5.ts: files/s with 1 vs 2 inferencer replicas on Mosquitto, and the edgeHub path
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
@@ -142,6 +143,23 @@ const STAGES: Array<{ stage: string; raw: string; file: string; argv: string[]; 
       return m === null ? {} : { module: Number(m[4]), rawValue: Number(m[2]), unit: 'MiB/s', ratio: Number(m[5]) };
     },
   },
+  // With --mqtt5 only (three whole-suite runs, several minutes): 2 inferencer replicas vs 1 on Mosquitto.
+  ...(args.has('--mqtt5')
+    ? [
+        {
+          stage: 'mqtt5 scale-out',
+          raw: '1 inferencer replica (edgeHub path in the output)',
+          file: 'bench/mqtt5.ts',
+          argv: ['--files', quick ? '20' : '60'],
+          parse: (out: string) => {
+            const two = num(/mqtt5 2 inferencers\s+([\d.]+) files\/s/, out);
+            const one = num(/mqtt5 1 inferencer\s+([\d.]+) files\/s/, out);
+            const hub = num(/edgeHub 1 inferencer ([\d.]+) files\/s/, out);
+            return { module: two, rawValue: one, unit: 'files/s end to end', ratio: num(/ratio 2\/1 inferencers = ([\d.]+)/, out), ...(hub === undefined ? {} : { note: `edgeHub path ${hub} files/s` }) };
+          },
+        },
+      ]
+    : []),
 ];
 
 function pct(sorted: number[], p: number): number {

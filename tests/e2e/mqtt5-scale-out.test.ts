@@ -14,6 +14,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { watcherCounts } from '@edgeml/runtime';
 import { sleep } from '@edgeml/shared';
+import { parseOperatorCommand, runOperatorCommand } from '@edgeml/mqtt-local';
+import { quietLogger } from '../helpers/suite.js';
 import { dropImages, spyOnOutputs, startMqttTestSuite, waitUntil, type MqttSuiteHandle, type WireSpy } from '../helpers/mqtt-suite.js';
 
 const FILES = Number(process.env['EDGEML_MQTT_E2E_FILES'] ?? 40);
@@ -136,6 +138,17 @@ describe(`e2e on MQTT 5 (Mosquitto, TLS + passwords): 2 transformers, 2 inferenc
     }
     await writeFile(file, JSON.stringify(base));
     await waitUntil('the original configuration back', async () => ((await config())['inferencer-0']?.status === 'applied' ? true : undefined), 60_000);
+  });
+
+  it('answers the operator command (npm run edge:mqtt) from a local run\'s operator.env', async () => {
+    const invoke = await runOperatorCommand(await parseOperatorCommand(['--workdir', h.suite.workDir, 'invoke', 'watcher', 'getStatus'], {}, process.cwd()), quietLogger);
+    assert.equal(invoke.exitCode, 0);
+    assert.equal((invoke.output as { payload: { module: string } }).payload.module, 'watcher');
+    const status = await runOperatorCommand(await parseOperatorCommand(['--workdir', h.suite.workDir, 'status', 'inferencer'], {}, process.cwd()), quietLogger);
+    assert.deepEqual(Object.keys(status.output as object).sort(), ['inferencer-0', 'inferencer-1']);
+    const unknown = await runOperatorCommand(await parseOperatorCommand(['--workdir', h.suite.workDir, 'invoke', 'uploader', 'noSuchMethod', '{}'], {}, process.cwd()), quietLogger);
+    assert.equal(unknown.exitCode, 1);
+    assert.equal((unknown.output as { status: number }).status, 404);
   });
 
   it(`loses nothing when a transformer and an inferencer replica are killed mid-run (${KILL_FILES} files)`, async () => {

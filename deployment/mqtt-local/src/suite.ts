@@ -122,6 +122,8 @@ export async function startMqttSuite(options: MqttSuiteOptions): Promise<MqttSui
     AIO_MQTT_CLIENT_ID: clientId,
     EDGEML_MQTT_ROUTES_FILE: manifestFile,
   });
+  // For the operator command (npm run edge:mqtt -- --workdir DIR …): how to reach this broker.
+  await writeFile(path.join(workDir, 'operator.env'), Object.entries(clientEnv('')).filter(([k]) => k !== 'AIO_MQTT_CLIENT_ID').map(([k, v]) => `${k}=${v}\n`).join(''));
   const connectAs = async (clientId: string, opts: { cleanStart?: boolean } = {}): Promise<Mqtt5Connection> => {
     const settings = parseMqtt5Settings('operator', { ...clientEnv(clientId), AIO_MQTT_SESSION_EXPIRY: '0' });
     const connection = createMqtt5Connection({ settings, logger: logger.child({ component: 'mqtt-client', clientId }), cleanStart: opts.cleanStart ?? true });

@@ -83,14 +83,16 @@ function bool(env: Env, name: string, fallback: boolean, problems: string[]): bo
  * `EDGEML_MQTT_RECEIVE_MAXIMUM` (64), `EDGEML_CONFIG_FILE`, `EDGEML_CONFIG_POLL_MS` (2000),
  * `EDGEML_DEVICE_ID` (kubernetes).
  *
+ * `needsRoutes: false` for clients that only invoke methods or read status (the operator).
+ *
  * @throws EdgeMLError CONFIG_INVALID with every problem.
  */
-export function parseMqtt5Settings(moduleName: string, env: Env): Mqtt5Settings {
+export function parseMqtt5Settings(moduleName: string, env: Env, options: { needsRoutes?: boolean } = {}): Mqtt5Settings {
   const problems: string[] = [];
   const host = nonEmpty(env['AIO_BROKER_HOSTNAME']);
   if (host === undefined) problems.push('AIO_BROKER_HOSTNAME is not set');
   const routesFile = nonEmpty(env['EDGEML_MQTT_ROUTES_FILE']);
-  if (routesFile === undefined) problems.push('EDGEML_MQTT_ROUTES_FILE is not set (a deployment manifest or routes JSON that gives the topic plan)');
+  if (routesFile === undefined && options.needsRoutes !== false) problems.push('EDGEML_MQTT_ROUTES_FILE is not set (a deployment manifest or routes JSON that gives the topic plan)');
   const sat = nonEmpty(env['AIO_SAT_FILE']);
   const cert = nonEmpty(env['AIO_TLS_CERT_FILE']);
   const key = nonEmpty(env['AIO_TLS_KEY_FILE']);
