@@ -169,22 +169,28 @@ describe(`e2e on MQTT 5 (Mosquitto, TLS + passwords): 2 transformers, 2 inferenc
     assert.equal(results.distinct, (FILES + KILL_FILES) * 2, 'every result part exists');
   });
 
-  it('hands the watcher over to the standby when the leader dies, and the standby finishes the work', async () => {
+  it('survives the watcher leader\'s death: a new lease generation (the standby, or the restarted pod under its own name) finishes the work', async () => {
     const lease = path.join(h.suite.paths.state('watcher'), 'leader');
-    const holder = async (): Promise<string | undefined> => {
-      const gens = (await readdir(lease)).filter((n) => /^gen-\d+\.json$/.test(n)).sort((a, b) => Number(a.slice(4, -5)) - Number(b.slice(4, -5)));
-      const last = gens[gens.length - 1];
-      return last === undefined ? undefined : (JSON.parse(await readFile(path.join(lease, last), 'utf8')) as { holder: string }).holder;
+    const latest = async (): Promise<{ generation: number; holder: string } | undefined> => {
+      const gens = (await readdir(lease)).filter((n) => /^gen-\d+\.json$/.test(n)).map((n) => Number(n.slice(4, -5)));
+      const top = Math.max(0, ...gens);
+      return top === 0 ? undefined : { generation: top, holder: (JSON.parse(await readFile(path.join(lease, `gen-${top}.json`), 'utf8')) as { holder: string }).holder };
     };
-    const leader = await holder();
-    assert.ok(leader === 'watcher-0' || leader === 'watcher-1', `a leader holds the lease: ${leader}`);
-    const standby = leader === 'watcher-0' ? 'watcher-1' : 'watcher-0';
-    const before = (await watcherStatus(h))?.completed ?? 0;
-    assert.ok(h.suite.replicas.find((r) => r.id === leader)?.process.kill('SIGKILL'));
-    await waitUntil('the standby to take the lease', async () => ((await holder()) === standby ? true : undefined), 60_000, 250);
+    const before = await latest();
+    assert.ok(before !== undefined && (before.holder === 'watcher-0' || before.holder === 'watcher-1'), `a leader holds the lease: ${JSON.stringify(before)}`);
+    const completedBefore = (await watcherStatus(h))?.completed ?? 0;
+    // SIGKILL: no release. Whoever sees the record unchanged for the lease duration first takes it (the
+    // standby after 3 s, or the killed pod's restart at once, as the same identity). The file-lease
+    // integration test pins the standby path with a leader that never comes back.
+    assert.ok(h.suite.replicas.find((r) => r.id === before.holder)?.process.kill('SIGKILL'));
+    const after = await waitUntil('a new lease generation', async () => {
+      const l = await latest();
+      return l !== undefined && l.generation > before.generation ? l : undefined;
+    }, 60_000, 250);
+    process.stdout.write(`      lease generation ${before.generation} (${before.holder}) → ${after.generation} (${after.holder})\n`);
     await dropImages(h.suite, 10, 'after-takeover');
-    const counts = await waitCompleted(h, before + 10, 10 * 60_000);
-    assert.equal(counts.completed, before + 10);
+    const counts = await waitCompleted(h, completedBefore + 10, 10 * 60_000);
+    assert.equal(counts.completed, completedBefore + 10);
     const status = await h.suite.operator.invoke('watcher', 'getStatus', null, { timeoutMs: 10_000 });
     assert.equal(status.answeredBy, 'watcher', 'one MQTT session for the watcher, whichever replica leads');
   });

@@ -58,7 +58,7 @@ export async function dropImages(suite: MqttSuite, count: number, prefix = 'img'
 export interface WireSpy {
   /** Messages seen per topic. */
   readonly byTopic: Map<string, number>;
-  /** (topic, source id, part) → times seen: more than one is a duplicate. */
+  /** (topic, source id, part[, completion outcome]) → times seen: more than one is a duplicate. */
   readonly byPart: Map<string, number>;
   duplicates(): { key: string; times: number }[];
   close(): Promise<void>;
@@ -72,9 +72,10 @@ export async function spyOnOutputs(suite: MqttSuite): Promise<WireSpy> {
   connection.onMessage((m) => {
     byTopic.set(m.topic, (byTopic.get(m.topic) ?? 0) + 1);
     try {
-      const body = JSON.parse(m.payload.toString('utf8')) as { id?: string; part?: string; source?: { id?: string } };
+      const body = JSON.parse(m.payload.toString('utf8')) as { id?: string; part?: string; outcome?: string; source?: { id?: string } };
       const id = body.source?.id ?? body.id;
-      const key = `${m.topic} ${id ?? '?'} ${body.part ?? ''}`;
+      // A completion's outcome is part of its identity: `held` then `uploaded` for one part is the protocol, not a duplicate.
+      const key = `${m.topic} ${id ?? '?'} ${body.part ?? ''}${body.outcome === undefined ? '' : ` ${body.outcome}`}`;
       byPart.set(key, (byPart.get(key) ?? 0) + 1);
     } catch {
       // Not JSON: counted by topic only.
