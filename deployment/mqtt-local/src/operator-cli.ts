@@ -12,7 +12,8 @@ import { parseEnv } from '@edgeml/runtime';
 import { createMqtt5Connection, createMqtt5Operator, EdgeMLError, parseMqtt5Settings, type Logger } from '@edgeml/shared';
 import { readFile } from 'node:fs/promises';
 
-export const EDGE_MQTT_USAGE = `usage: npm run edge:mqtt -- [--workdir DIR | --env-file FILE] <command>
+// Not --env-file: Node 20 takes that flag for itself even after the script name.
+export const EDGE_MQTT_USAGE = `usage: npm run edge:mqtt -- [--workdir DIR | --operator-env FILE] <command>
   status MODULE                    retained status (reported properties) of every replica
   invoke MODULE METHOD [JSON]      invoke a method on one replica; --instance ID picks the replica
 options: --timeout-ms N (30000)
@@ -33,14 +34,14 @@ export interface OperatorCommand {
 /** @throws EdgeMLError CONFIG_INVALID with the usage */
 export async function parseOperatorCommand(argv: readonly string[], env: Record<string, string | undefined>, cwd: string): Promise<OperatorCommand> {
   const bad = (why: string): EdgeMLError => new EdgeMLError('CONFIG_INVALID', `${why}\n${EDGE_MQTT_USAGE}`);
-  let parsed: ReturnType<typeof parseArgs<{ options: { workdir: { type: 'string' }; 'env-file': { type: 'string' }; instance: { type: 'string' }; 'timeout-ms': { type: 'string' } }; allowPositionals: true }>>;
+  let parsed: ReturnType<typeof parseArgs<{ options: { workdir: { type: 'string' }; 'operator-env': { type: 'string' }; instance: { type: 'string' }; 'timeout-ms': { type: 'string' } }; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: [...argv], options: { workdir: { type: 'string' }, 'env-file': { type: 'string' }, instance: { type: 'string' }, 'timeout-ms': { type: 'string' } }, allowPositionals: true });
+    parsed = parseArgs({ args: [...argv], options: { workdir: { type: 'string' }, 'operator-env': { type: 'string' }, instance: { type: 'string' }, 'timeout-ms': { type: 'string' } }, allowPositionals: true });
   } catch (err: unknown) {
     throw bad((err as Error).message);
   }
   const { values, positionals } = parsed;
-  const envFile = values['env-file'] ?? (values.workdir === undefined ? undefined : path.join(values.workdir, 'operator.env'));
+  const envFile = values['operator-env'] ?? (values.workdir === undefined ? undefined : path.join(values.workdir, 'operator.env'));
   const fileEnv = envFile === undefined ? {} : parseEnv(await readFile(path.resolve(cwd, envFile), 'utf8'));
   const [verb, module, method, json] = positionals;
   if (verb !== 'status' && verb !== 'invoke') throw bad(`unknown command ${verb ?? '(none)'}`);
