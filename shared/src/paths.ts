@@ -47,14 +47,15 @@ export function toRelative(root: string, absolute: string): string {
  * paths, NUL bytes) lexically and symlink escapes physically. Returns the real absolute path.
  * @throws EdgeMLError PATH_OUTSIDE_ROOT, FILE_NOT_FOUND, FILE_NOT_REGULAR
  */
-export async function resolveInside(root: string, relative: string, options: { mustBeFile?: boolean } = {}): Promise<string> {
+export async function resolveInside(root: string, relative: string, options: { mustBeFile?: boolean; rootIsReal?: boolean } = {}): Promise<string> {
   if (typeof relative !== 'string' || relative.length === 0 || relative.includes('\0')) {
     throw new EdgeMLError('PATH_OUTSIDE_ROOT', `path ${JSON.stringify(relative)} is empty or contains NUL`);
   }
   if (path.isAbsolute(relative) || path.win32.isAbsolute(relative)) {
     throw new EdgeMLError('PATH_OUTSIDE_ROOT', `path ${JSON.stringify(relative)} is absolute; a path relative to the root is required`);
   }
-  const rootReal = await realpath(root);
+  // `rootIsReal`: the caller resolved `root` already (a hot path saves one syscall per call).
+  const rootReal = options.rootIsReal === true ? root : await realpath(root);
   const lexical = path.resolve(rootReal, relative);
   if (!isWithin(rootReal, lexical)) {
     throw new EdgeMLError('PATH_OUTSIDE_ROOT', `path ${JSON.stringify(relative)} leaves ${root}`);

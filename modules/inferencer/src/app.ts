@@ -25,10 +25,11 @@ import { createCounts, createInferencerMetrics } from './status.js';
 export const INFERENCER_MODULE_NAME = 'inferencer';
 
 /**
- * Batches of one model dispatched at once: one running in the session worker, the next one being
- * prepared (its tensor files read) meanwhile.
+ * Batches of one model dispatched at once: one running in the session worker, the next ones being
+ * prepared (their tensor files read) meanwhile. Two left the worker idle between small batches
+ * (a batch's preparation crosses threads twice); three keep one queued behind the run.
  */
-const BATCHES_IN_FLIGHT_PER_MODEL = 2;
+const BATCHES_IN_FLIGHT_PER_MODEL = 3;
 
 export interface InferencerAppOptions {
   /** Batcher clock (tests pass a fake one). */

@@ -39,7 +39,25 @@ export function profileOfKey(key: string): string {
   return key.slice(0, key.indexOf('|'));
 }
 
+/** Batch buffers handed back by the session worker, kept for the next batch of the same size. */
+class BufferPool {
+  readonly #free = new Map<number, ArrayBuffer[]>();
+
+  take(byteLength: number): ArrayBuffer {
+    return this.#free.get(byteLength)?.pop() ?? new ArrayBuffer(byteLength);
+  }
+
+  give(buffer: ArrayBufferLike | undefined): void {
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
+    const list = this.#free.get(buffer.byteLength) ?? [];
+    // A few per size: the batches in flight per model, plus one.
+    if (list.length < 4) list.push(buffer);
+    this.#free.set(buffer.byteLength, list);
+  }
+}
+
 export function createBatchRunner(serving: ModelServing, metrics: InferencerMetrics) {
+  const buffers = new BufferPool();
   return async (key: string, items: readonly QueuedTensor[]): Promise<(ItemResult | Error)[]> => {
     const profile = profileOfKey(key);
     const model = serving.acquire(profile);
@@ -54,7 +72,7 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
       if (first === undefined) return out as Error[];
       const dtype = first.message.tensor.dtype;
       const itemBytes = first.itemShape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype];
-      const buffer = new ArrayBuffer(itemBytes * runnable.length);
+      const buffer = buffers.take(itemBytes * runnable.length);
       const read = await Promise.allSettled(runnable.map((i, slot) => readTensorInto(items[i]!.file, items[i]!.message.tensor, new Uint8Array(buffer, slot * itemBytes, itemBytes), { verifySha256: items[i]!.verifySha256 })));
       // Items whose file failed leave a hole: close it so the run sees only good items.
       const good: number[] = [];
@@ -69,6 +87,7 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
       });
       if (good.length === 0) return out as Error[];
       const bytes = good.length === runnable.length ? buffer : buffer.slice(0, good.length * itemBytes);
+      if (bytes !== buffer) buffers.give(buffer);
       const response = await model.session.runBatch({
         inputName: model.inputName,
         input: { dtype, data: dtype === 'float32' ? new Float32Array(bytes) : new Uint8Array(bytes), dims: [good.length, ...first.itemShape] },
@@ -76,6 +95,7 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
         labels: model.manifest.labels ?? [],
         geometries: good.map((i) => items[i]!.message.preprocessing.geometry as ImageGeometry | undefined),
       });
+      buffers.give(response.input?.buffer);
       metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
       metrics.postprocessTime.observe({ profile }, response.postprocessMs / 1000);
       const resultModel: ResultModel = { name: model.entry.name, version: model.entry.version, sha256: model.sha256, provider: model.session.provider };

@@ -11,8 +11,9 @@
  * A tensor outside `staging/` is not ours, and is hashed against the message's `sha256`.
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { EdgeMLError, NPY_MAX_HEADER_BYTES, errorMessage, parseNpyHeader, type TensorMessage } from '@edgeml/shared';
+import { EdgeMLError, NPY_MAX_HEADER_BYTES, encodeNpyHeader, errorMessage, parseNpyHeader, type TensorMessage } from '@edgeml/shared';
 
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -33,43 +34,74 @@ export interface ReadTensorOptions {
 
 /**
  * Reads the data of the `.npy` at `file` (absolute) into `target`, which must be exactly the data's size.
- * @throws EdgeMLError FILE_NOT_FOUND (gone: a duplicate consumed it), FILE_UNREADABLE, INPUT_MALFORMED
- *   (not a .npy, truncated or padded, SHA-256 differs), TENSOR_MISMATCH (dtype or shape differs from the message)
+ *
+ * One positional read in the common case: the header the message implies (the one the suite's encoder
+ * writes), the data straight into `target`, and one byte more to notice a padded file. Anything else (a
+ * header written differently, a short file) takes a second look that says exactly what is wrong.
+ * @throws EdgeMLError FILE_NOT_FOUND (gone: a duplicate consumed it), FILE_UNREADABLE, FILE_NOT_REGULAR,
+ *   INPUT_MALFORMED (not a .npy, truncated or padded, SHA-256 differs), TENSOR_MISMATCH (dtype or shape differs from the message)
  */
 export async function readTensorInto(file: string, tensor: TensorMessage['tensor'], target: Uint8Array, options: ReadTensorOptions): Promise<void> {
   let handle: FileHandle;
   try {
-    handle = await open(file, 'r');
+    // O_NONBLOCK: a FIFO planted under the data root must not hang a thread-pool thread in open().
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE';
     throw new EdgeMLError(code, `tensor file ${tensor.path} cannot be opened: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    const { size } = await handle.stat();
-    const prefix = Buffer.allocUnsafe(Math.min(size, NPY_MAX_HEADER_BYTES));
-    const got = await readFully(handle, prefix, 0);
-    const header = parseNpyHeader(prefix.subarray(0, got));
-    if (header.dtype !== tensor.dtype || header.shape.join(',') !== tensor.shape.join(',')) {
-      throw new EdgeMLError('TENSOR_MISMATCH', `tensor file holds ${header.dtype}[${header.shape.join(',')}], the message declares ${tensor.dtype}[${tensor.shape.join(',')}]`);
+    const expected = encodeNpyHeader(tensor.dtype, tensor.shape);
+    const head = Buffer.allocUnsafe(expected.length);
+    const extra = Buffer.allocUnsafe(1);
+    const { bytesRead } = await handle.readv([head, target, extra], 0);
+    let header: Buffer = head;
+    if (bytesRead !== expected.length + target.byteLength || !head.equals(expected)) {
+      header = await slowCheck(handle, tensor, target, head.subarray(0, Math.min(bytesRead, head.length)));
     }
-    if (size !== header.dataOffset + header.dataBytes) {
-      throw new EdgeMLError(
-        'INPUT_MALFORMED',
-        `tensor file ${tensor.path} is ${size} bytes; its ${header.dtype}[${header.shape.join(',')}] needs ${header.dataBytes} after a ${header.dataOffset}-byte header (truncated or padded file)`,
-      );
-    }
-    if (target.byteLength !== header.dataBytes) throw new EdgeMLError('INTERNAL', `batch slot of ${target.byteLength} bytes for a tensor of ${header.dataBytes}`);
-    const read = await readFully(handle, target, header.dataOffset);
-    if (read !== header.dataBytes) throw new EdgeMLError('INPUT_MALFORMED', `tensor file ${tensor.path} ended after ${read} of ${header.dataBytes} data bytes (truncated while read)`);
     if (options.verifySha256) {
-      const actual = createHash('sha256').update(prefix.subarray(0, header.dataOffset)).update(target).digest('hex');
+      const actual = createHash('sha256').update(header).update(target).digest('hex');
       if (actual !== tensor.sha256) throw new EdgeMLError('INPUT_MALFORMED', `tensor file ${tensor.path} has SHA-256 ${actual}, the message says ${tensor.sha256} (truncated or replaced)`);
     }
     if (!IS_LITTLE_ENDIAN && tensor.dtype === 'float32') Buffer.from(target.buffer, target.byteOffset, target.byteLength).swap32();
   } catch (err: unknown) {
     if (err instanceof EdgeMLError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // A directory (EISDIR), a FIFO or socket (ESPIPE: no positional reads), a device that refuses (EINVAL, EAGAIN).
+    if (code === 'EISDIR' || code === 'ESPIPE' || code === 'EAGAIN' || code === 'EINVAL') throw new EdgeMLError('FILE_NOT_REGULAR', `tensor path ${tensor.path} is not a regular file`, { cause: err });
     throw new EdgeMLError('FILE_UNREADABLE', `tensor file ${tensor.path} cannot be read: ${errorMessage(err)}`, { cause: err });
   } finally {
-    await handle.close();
+    // Not awaited: the data is in the slot; closing can finish while the batch goes on.
+    handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * The file is not exactly what the message implies: parse its header and say why, or (a valid header
+ * written another way, e.g. by numpy itself) read the data again from where it really starts.
+ * Returns the file's header bytes.
+ */
+async function slowCheck(handle: FileHandle, tensor: TensorMessage['tensor'], target: Uint8Array, start: Buffer): Promise<Buffer> {
+  const st = await handle.stat();
+  const size = st.size;
+  if (!st.isFile()) throw new EdgeMLError('FILE_NOT_REGULAR', `tensor path ${tensor.path} is not a regular file`);
+  let prefix = start;
+  if (prefix.length < Math.min(size, NPY_MAX_HEADER_BYTES)) {
+    prefix = Buffer.allocUnsafe(Math.min(size, NPY_MAX_HEADER_BYTES));
+    prefix = prefix.subarray(0, await readFully(handle, prefix, 0));
+  }
+  const header = parseNpyHeader(prefix);
+  if (header.dtype !== tensor.dtype || header.shape.join(',') !== tensor.shape.join(',')) {
+    throw new EdgeMLError('TENSOR_MISMATCH', `tensor file holds ${header.dtype}[${header.shape.join(',')}], the message declares ${tensor.dtype}[${tensor.shape.join(',')}]`);
+  }
+  if (size !== header.dataOffset + header.dataBytes) {
+    throw new EdgeMLError(
+      'INPUT_MALFORMED',
+      `tensor file ${tensor.path} is ${size} bytes; its ${header.dtype}[${header.shape.join(',')}] needs ${header.dataBytes} after a ${header.dataOffset}-byte header (truncated or padded file)`,
+    );
+  }
+  if (target.byteLength !== header.dataBytes) throw new EdgeMLError('INTERNAL', `batch slot of ${target.byteLength} bytes for a tensor of ${header.dataBytes}`);
+  const read = await readFully(handle, target, header.dataOffset);
+  if (read !== header.dataBytes) throw new EdgeMLError('INPUT_MALFORMED', `tensor file ${tensor.path} ended after ${read} of ${header.dataBytes} data bytes (truncated while read)`);
+  return prefix.subarray(0, header.dataOffset);
 }

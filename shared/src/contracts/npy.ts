@@ -22,7 +22,8 @@ function malformed(message: string): EdgeMLError {
 /**
  * The `.npy` v1.0 header of a C-order array: magic, version, length and the padded dict. Its length
  * is a multiple of 64, so data written right after it is aligned for a Float32Array view; a writer
- * can place the data in the same buffer and write the file in one call (no concatenation).
+ * can place the data in the same buffer and write the file in one call (no concatenation); a reader
+ * that knows what a message declares can compare a file's first bytes with it instead of parsing them.
  * @throws RangeError when the header would not fit format 1.0
  */
 export function encodeNpyHeader(dtype: NpyArray['dtype'], shape: readonly number[]): Buffer {

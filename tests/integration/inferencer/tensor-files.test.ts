@@ -4,6 +4,8 @@
  * staging once every message naming them is done.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,6 +51,27 @@ describe('inferencer tensor files', () => {
       await assert.rejects(readTensorInto(file, t, new Uint8Array(data.byteLength), { verifySha256: false }), (e: { code?: string; message: string }) => e.code === code && reason.test(e.message), name);
     }
     await assert.rejects(readTensorInto(path.join(root, 'staging', 'a', 'gone.npy'), tensor('staging/a/gone.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_FOUND' });
+  });
+
+  it('reads a valid header written another way (as numpy writes it), and refuses a directory or a FIFO without hanging', async () => {
+    // numpy: "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3, 4), }" padded to 128 bytes, like ours but
+    // with a v2.0 header here, so the first bytes differ from what the suite's encoder writes.
+    const text = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3, 4), }";
+    const padded = text + ' '.repeat(128 - 12 - text.length - 1) + '\n';
+    const prefix = Buffer.alloc(12);
+    Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0]).copy(prefix);
+    prefix.writeUInt32LE(padded.length, 8);
+    const v2 = Buffer.concat([prefix, Buffer.from(padded, 'latin1'), Buffer.from(data.buffer)]);
+    const file = path.join(root, 'staging', 'a', 'v2.npy');
+    await writeFile(file, v2);
+    const target = new Uint8Array(data.byteLength);
+    await readTensorInto(file, tensor('staging/a/v2.npy', v2), target, { verifySha256: true });
+    assert.deepEqual([...new Float32Array(target.buffer)], [...data]);
+    await mkdir(path.join(root, 'staging', 'a', 'dir.npy'), { recursive: true });
+    await assert.rejects(readTensorInto(path.join(root, 'staging', 'a', 'dir.npy'), tensor('staging/a/dir.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_REGULAR' });
+    const fifo = path.join(root, 'staging', 'a', 'fifo.npy');
+    await promisify(execFile)('mkfifo', [fifo]);
+    await assert.rejects(readTensorInto(fifo, tensor('staging/a/fifo.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_REGULAR' });
   });
 
   it('hashes a file that is not the suite\'s own, and refuses one that was replaced', async () => {

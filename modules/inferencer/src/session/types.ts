@@ -60,6 +60,11 @@ export interface ItemFailure {
 export interface BatchResponse {
   /** Time of the model run alone, in ms. */
   readonly inferMs: number;
+  /**
+   * The request's input data, handed back for the next batch (a worker moves it back; allocating and
+   * zero-filling a fresh buffer per batch cost more than the copy it avoids). Absent when not handed back.
+   */
+  readonly input?: TensorData;
   /** Time of slicing and post-processing every item, in ms. */
   readonly postprocessMs: number;
   readonly items: readonly (PostprocessResult | ItemFailure)[];

@@ -8,7 +8,7 @@ import { errorCode, errorMessage } from '@edgeml/shared';
 import { runBatchOn } from './batch-core.js';
 import { openModelSession } from './open.js';
 import { ORT_BACKEND, type BackendSession } from './ort.js';
-import type { WorkerReply, WorkerRequest } from './protocol.js';
+import { transferables, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('session/worker.ts runs as a worker thread only');
@@ -41,7 +41,9 @@ async function handle(req: WorkerRequest): Promise<void> {
       }
       case 'runBatch': {
         const out = await runBatchOn(sessionOf(req.sessionId), req.request);
-        port!.postMessage({ id: req.id, ok: true, value: out } satisfies WorkerReply);
+        // The input buffer goes back to the main thread for its next batch (the run no longer needs it).
+        const input = req.request.input.data;
+        port!.postMessage({ id: req.id, ok: true, value: { ...out, input } } satisfies WorkerReply, transferables([input]));
         return;
       }
       case 'release': {
