@@ -1,15 +1,19 @@
 /**
- * Security of a full run: after the suite has processed real files, no secret (Azurite account key,
- * any module's SAS key, any SAS signature) appears in any log file of the work folder, in any
- * module's reported properties or in the `$upstream` journal; and the running hub refuses a module
- * that presents another module's identity.
+ * Security of a full run: after the suite has processed real files and the inferencer has swapped in a
+ * model downloaded through a Blob SAS URL set in its twin, no secret (Azurite account key, any module's
+ * SAS key, that model's SAS signature, any SAS signature) appears in any log file of the work folder,
+ * in any module's reported properties, in any durable state file a module wrote (data/state, the model
+ * store) or in the `$upstream` journal; and the running hub refuses a module that presents another
+ * module's identity.
  */
 import assert from 'node:assert/strict';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { BlobSASPermissions, BlobServiceClient } from '@azure/storage-blob';
+import { bundledModels } from '@edgeml/inferencer';
 import { AZURITE_KEY, renderTextImage, telemetryCsv } from '@edgeml/runtime';
 import { rawClient } from '../integration/edge-hub/helpers.js';
-import { dropFile, readJournal, restartCounts, startSuite, waitFor, RESULT_SCHEMA, type SuiteHandle } from '../helpers/suite.js';
+import { dropFile, readJournal, restartCounts, sha256, startSuite, waitFor, RESULT_SCHEMA, type SuiteHandle } from '../helpers/suite.js';
 
 interface Secret {
   readonly label: string;
@@ -51,6 +55,8 @@ async function filesUnder(dir: string): Promise<string[]> {
 describe('faults: security of a full run', function () {
   this.timeout(15 * 60_000);
   let suite: SuiteHandle;
+  /** The model URL set in the inferencer's twin, SAS included. */
+  let modelSasUrl = '';
 
   before(async function () {
     this.timeout(10 * 60_000);
@@ -61,6 +67,29 @@ describe('faults: security of a full run', function () {
     await dropFile(rt, 'sec-3.csv', telemetryCsv(100));
     await dropFile(rt, 'sec-4-bad.jpg', Buffer.from('not a jpeg at all'));
     await rt.waitUntilIdle({ signal: AbortSignal.timeout(8 * 60_000) });
+    // A retrained classifier published to Blob Storage and named in the twin by a SAS URL, as an operator does.
+    const cls = bundledModels().find((b) => b.profile === 'cls')!;
+    const bytes = await readFile(cls.file);
+    const container = BlobServiceClient.fromConnectionString(rt.storageConnectionString!).getContainerClient('models');
+    await container.createIfNotExists();
+    const blob = container.getBlockBlobClient('paddleocr-cls/7/model.onnx');
+    await blob.uploadData(bytes);
+    modelSasUrl = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 3_600_000) });
+    assert.match(modelSasUrl, /[?&]sig=/);
+    // `models` replaces the default map: the detector is named again.
+    await rt.hub.patchDesired('inferencer', {
+      models: { cls: { name: 'paddleocr-cls', version: '7', uri: modelSasUrl, sha256: sha256(bytes) }, det: { name: 'paddleocr-det', version: '1' } },
+    });
+    await waitFor(
+      () => {
+        const m = (rt.hub.getTwin('inferencer').reported['models'] as Record<string, { version?: string; origin?: string }> | undefined)?.['cls'];
+        return m?.version === '7' && m.origin === 'url';
+      },
+      120_000,
+      'the inferencer swapped in the model downloaded through the SAS URL',
+    );
+    await dropFile(rt, 'sec-5.png', await renderTextImage('After the swap'));
+    await rt.waitUntilIdle({ signal: AbortSignal.timeout(5 * 60_000) });
     // The stores reported by the modules are periodic: let one more status report land.
     await rt.summary();
   });
@@ -77,12 +106,15 @@ describe('faults: security of a full run', function () {
     assert.equal(findLeaks('"sig=[REDACTED]" AccountKey=[REDACTED]', []).length, 0);
   });
 
-  it('no secret in any log, reported property or $upstream message', async () => {
+  it('no secret in any log, reported property, durable state file or $upstream message, after a model swap through a SAS URL', async () => {
     const rt = suite.runtime;
     const identities = JSON.parse(await readFile(path.join(suite.workDir, 'hub', 'identities.json'), 'utf8')) as {
       modules: Record<string, { primaryKey: string; secondaryKey: string }>;
     };
     const secrets: Secret[] = variants({ label: 'Azurite account key', value: AZURITE_KEY });
+    const sig = new URL(modelSasUrl).searchParams.get('sig');
+    assert.ok(sig !== null && sig.length > 20, 'the model URL carries a SAS signature');
+    secrets.push(...variants({ label: 'model SAS signature', value: sig }), { label: 'model SAS query', value: new URL(modelSasUrl).search.slice(1) });
     for (const [m, k] of Object.entries(identities.modules)) {
       assert.ok(k.primaryKey.length >= 40 && k.secondaryKey.length >= 40, `${m} has keys`);
       secrets.push(...variants({ label: `${m} primary key`, value: k.primaryKey }), ...variants({ label: `${m} secondary key`, value: k.secondaryKey }));
@@ -103,9 +135,19 @@ describe('faults: security of a full run', function () {
       assert.ok(Object.keys(reported).length > 0, `${m} reported properties`);
       sources.push({ where: `${m} reported properties`, text: JSON.stringify(reported) });
     }
+    const cls = (rt.hub.getTwin('inferencer').reported['models'] as Record<string, { version: string }>)['cls'];
+    assert.equal(cls?.version, '7', 'the reported properties scanned are those after the swap');
+    assert.match(JSON.stringify(rt.hub.getTwin('inferencer').reported['config']), /model\.onnx\?\[query hidden\]/, 'the model URL is reported, without its query');
+    // Every durable file a module wrote: ledgers and queues (SQLite, read as bytes), the model store's manifests.
+    // Not scanned: the hub's own twin store, which holds the desired properties where the operator put the URL
+    // (as IoT Hub holds them), and the model files themselves.
+    const durable = [...(await filesUnder(path.join(rt.paths.root, 'state'))), ...(await filesUnder(rt.paths.models)).filter((f) => !f.endsWith('.onnx'))];
+    assert.ok(durable.some((f) => f.includes(`${path.sep}state${path.sep}watcher${path.sep}`)), 'the watcher ledger is among the files scanned');
+    assert.ok(durable.some((f) => f.endsWith(path.join('paddleocr-cls', '7', 'manifest.json'))), 'the swapped-in model\'s manifest is among the files scanned');
+    for (const f of durable) sources.push({ where: path.relative(suite.workDir, f), text: (await readFile(f)).toString('latin1') });
     const leaks = sources.flatMap((s) => findLeaks(s.text, secrets).map((l) => `${s.where}: ${l}`));
     const bytes = sources.reduce((n, s) => n + s.text.length, 0);
-    process.stdout.write(`      scanned ${sources.length} sources (${(bytes / 1024).toFixed(0)} KiB) for ${secrets.length} secret strings + sig=/AccountKey=/SharedAccessKey= patterns\n`);
+    process.stdout.write(`      scanned ${sources.length} sources (${(bytes / 1024).toFixed(0)} KiB; ${durable.length} durable state files) for ${secrets.length} secret strings + sig=/AccountKey=/SharedAccessKey= patterns\n`);
     assert.deepEqual(leaks, []);
   });
 
