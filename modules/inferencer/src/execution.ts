@@ -39,20 +39,29 @@ export function profileOfKey(key: string): string {
   return key.slice(0, key.indexOf('|'));
 }
 
+/** Bytes of batch buffers kept for reuse, at most (beyond it a returned buffer is left to the GC). */
+const POOLED_BYTES_MAX = 64 * 1024 * 1024;
+
 /** Batch buffers handed back by the session worker, kept for the next batch of the same size. */
 class BufferPool {
   readonly #free = new Map<number, ArrayBuffer[]>();
+  #bytes = 0;
 
   take(byteLength: number): ArrayBuffer {
-    return this.#free.get(byteLength)?.pop() ?? new ArrayBuffer(byteLength);
+    const b = this.#free.get(byteLength)?.pop();
+    if (b === undefined) return new ArrayBuffer(byteLength);
+    this.#bytes -= byteLength;
+    return b;
   }
 
   give(buffer: ArrayBufferLike | undefined): void {
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return;
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || this.#bytes + buffer.byteLength > POOLED_BYTES_MAX) return;
     const list = this.#free.get(buffer.byteLength) ?? [];
     // A few per size: the batches in flight per model, plus one.
-    if (list.length < 4) list.push(buffer);
+    if (list.length >= 4) return;
+    list.push(buffer);
     this.#free.set(buffer.byteLength, list);
+    this.#bytes += buffer.byteLength;
   }
 }
 

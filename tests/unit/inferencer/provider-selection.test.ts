@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { EdgeMLError } from '@edgeml/shared';
-import { CUDA_UNKNOWN, openModelSession, type BackendSession, type CudaState, type ExecutionProviderName, type SessionBackend, type SessionOptions } from '@edgeml/inferencer';
+import { CUDA_UNKNOWN, knownCuda, learnCuda, openModelSession, resetCudaProbe, type BackendSession, type CudaState, type ExecutionProviderName, type SessionBackend, type SessionOptions } from '@edgeml/inferencer';
 
 const OPTIONS = (executionProvider: SessionOptions['executionProvider']): SessionOptions => ({ executionProvider, cudaDeviceId: 0, intraOpThreads: 0, interOpThreads: 0 });
 
@@ -76,6 +76,24 @@ describe('inferencer execution provider selection (decided by outcomes, not by e
     assert.equal(odd.cuda.state, 'available');
     const other = await openModelSession(backend, 'other.onnx', OPTIONS('cuda'), odd.cuda);
     assert.equal(other.provider, 'cuda');
+  });
+
+  it('what the process learnt is kept per device; a failed open teaches it nothing', async () => {
+    resetCudaProbe();
+    const { backend } = fakeBackend({ cudaLoads: true, corrupt: ['corrupt.onnx'] });
+    // As the session pool does: open with what the process knows, then keep what the open learnt.
+    const open = async (model: string): Promise<void> => {
+      const r = await openModelSession(backend, model, OPTIONS('cuda'), knownCuda(0));
+      learnCuda(0, r.cuda);
+    };
+    await assert.rejects(open('corrupt.onnx'), { code: 'MODEL_INVALID' });
+    assert.equal(knownCuda(0).state, 'unknown', 'the corrupt model left no verdict on CUDA');
+    await open('good.onnx');
+    assert.equal(knownCuda(0).state, 'available');
+    learnCuda(0, CUDA_UNKNOWN);
+    assert.equal(knownCuda(0).state, 'available', 'unknown never overwrites what was learnt');
+    assert.equal(knownCuda(1).state, 'unknown', 'per device');
+    resetCudaProbe();
   });
 
   it('cpu never touches CUDA', async () => {

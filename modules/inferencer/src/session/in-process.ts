@@ -3,11 +3,9 @@
  * the module itself runs its sessions in the worker pool (pool.ts). Same provider selection.
  */
 import { runBatchOn } from './batch-core.js';
-import { CUDA_UNKNOWN, openModelSession, type CudaState } from './open.js';
+import { knownCuda, learnCuda, openModelSession } from './open.js';
 import { ORT_BACKEND, type SessionBackend } from './ort.js';
 import type { ModelSession, SessionOptions } from './types.js';
-
-const cudaByDevice = new Map<number, CudaState>();
 
 /**
  * Opens `modelPath` on this thread. `cuda` and `auto` try CUDA first and fall back to the CPU with
@@ -15,8 +13,8 @@ const cudaByDevice = new Map<number, CudaState>();
  * @throws EdgeMLError MODEL_INVALID when the model loads on no provider
  */
 export async function openSession(modelPath: string, options: SessionOptions, backend: SessionBackend = ORT_BACKEND): Promise<ModelSession> {
-  const opened = await openModelSession(backend, modelPath, options, cudaByDevice.get(options.cudaDeviceId) ?? CUDA_UNKNOWN);
-  if (opened.cuda.state !== 'unknown') cudaByDevice.set(options.cudaDeviceId, opened.cuda);
+  const opened = await openModelSession(backend, modelPath, options, knownCuda(options.cudaDeviceId));
+  learnCuda(options.cudaDeviceId, opened.cuda);
   const s = opened.session;
   return {
     provider: opened.provider,
@@ -27,9 +25,4 @@ export async function openSession(modelPath: string, options: SessionOptions, ba
     runBatch: (request) => runBatchOn(s, request),
     release: () => s.release(),
   };
-}
-
-/** Test hook: forget what the CUDA probe learnt on this thread (a GPU test machine may try again). */
-export function resetCudaProbe(): void {
-  cudaByDevice.clear();
 }

@@ -21,6 +21,27 @@ export type CudaState = { readonly state: 'unknown' } | { readonly state: 'avail
 
 export const CUDA_UNKNOWN: CudaState = Object.freeze({ state: 'unknown' });
 
+/**
+ * What this process knows of CUDA, per device: a provider library that does not load does not come
+ * back during the life of the process (and each failed probe prints ONNX Runtime's own error line),
+ * so every session opened in this process — in any worker — starts from it.
+ */
+const processCuda = new Map<number, CudaState>();
+
+export function knownCuda(deviceId: number): CudaState {
+  return processCuda.get(deviceId) ?? CUDA_UNKNOWN;
+}
+
+/** Records what an open learnt (a probe's outcome); `unknown` changes nothing. */
+export function learnCuda(deviceId: number, state: CudaState): void {
+  if (state.state !== 'unknown') processCuda.set(deviceId, state);
+}
+
+/** Test hook: forget what the CUDA probe learnt (a GPU test machine may try again). */
+export function resetCudaProbe(): void {
+  processCuda.clear();
+}
+
 export interface OpenedSession {
   readonly session: BackendSession;
   readonly provider: ExecutionProviderName;

@@ -7,11 +7,11 @@
  * ONNX Runtime wants there (every run already uses every core; concurrent runs only contend).
  * On a GPU, more workers let the runs of different models overlap.
  *
- * What the CUDA probe learnt (open.ts) is kept here, per device, for the life of the process.
+ * What the CUDA probe learns in a worker is kept in this process (open.ts), per device.
  */
 import { Worker } from 'node:worker_threads';
 import { EdgeMLError, type ErrorCode, type Logger, ERROR_CODES } from '@edgeml/shared';
-import { CUDA_UNKNOWN, type CudaState } from './open.js';
+import { knownCuda, learnCuda } from './open.js';
 import { transferables, type OpenReply, type WorkerReply, type WorkerReplyValue, type WorkerRequest } from './protocol.js';
 import type { BatchRequest, BatchResponse, ModelSession, OutputTensor, SessionOptions, SessionTensor } from './types.js';
 
@@ -77,7 +77,6 @@ const asCode = (code: string): ErrorCode => (code in ERROR_CODES ? (code as Erro
 export function createSessionPool(options: SessionPoolOptions): SessionPool {
   let size = Math.max(1, options.size ?? 1);
   const hosts: Host[] = [];
-  const cuda = new Map<number, CudaState>();
   let nextId = 1;
   let closed = false;
 
@@ -146,10 +145,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     async open(modelPath, sessionOptions) {
       if (closed) throw new EdgeMLError('ABORTED', 'the session pool is closed');
       const host = pickHost();
-      const known = cuda.get(sessionOptions.cudaDeviceId) ?? CUDA_UNKNOWN;
-      const reply = (await call(host, { op: 'open', modelPath, options: sessionOptions, cuda: known })) as OpenReply;
-      // A probe failure is remembered; a success too (the next open skips the probe).
-      if (reply.cuda.state !== 'unknown') cuda.set(sessionOptions.cudaDeviceId, reply.cuda);
+      const reply = (await call(host, { op: 'open', modelPath, options: sessionOptions, cuda: knownCuda(sessionOptions.cudaDeviceId) })) as OpenReply;
+      // What the probe learnt in the worker is kept for the whole process (the next open skips the probe).
+      learnCuda(sessionOptions.cudaDeviceId, reply.cuda);
       let released: Promise<void> | undefined;
       const session: ModelSession = {
         provider: reply.provider,
