@@ -84,6 +84,8 @@ export {
   type InputSubscription,
   type UpstreamRoute,
 } from './edge/topics.js';
-export { createFileLease, FILE_LEASE_DEFAULTS, type FileLeaseOptions } from './lease/file-lease.js';
+export { createFileLease, createFileLeaseStore, FILE_LEASE_DEFAULTS, type FileLeaseOptions } from './lease/file-lease.js';
+export { createLeaderElector, LEASE_DEFAULTS, type LeaseStore, type LeaseObservation, type ElectorOptions } from './lease/elector.js';
+export { createKubernetesLease, createKubernetesLeaseStore, inClusterApi, SERVICE_ACCOUNT_DIR, type KubernetesApi } from './lease/kubernetes-lease.js';
 export { leaseFromEnvironment } from './lease/from-env.js';
 export type { LeaderLease } from './lease/types.js';

@@ -76,7 +76,7 @@ export interface RunningModule {
  *
  * Environment: EDGEML_DATA_ROOT (default /data), EDGEML_METRICS_PORT (default 9600),
  * EDGEML_LOG_LEVEL (default info), EDGEML_EDGE_TRANSPORT (edgehub | mqtt5, edge/connect.ts),
- * EDGEML_LEADER_LEASE (none | file, lease/from-env.ts: a singleton waits as a standby until it
+ * EDGEML_LEADER_LEASE (none | file | kubernetes, lease/from-env.ts: a singleton waits as a standby until it
  * holds the lease, before it connects or starts).
  */
 export async function runModule<C>(definition: ModuleDefinition<C>, options: RunOptions): Promise<RunningModule> {
@@ -106,7 +106,7 @@ export async function runModule<C>(definition: ModuleDefinition<C>, options: Run
   });
   logger.info({ port: ops.port, dataRoot: paths.root }, 'starting');
 
-  const lease = leaseFromEnvironment(definition.name, env, paths, logger);
+  const lease = await leaseFromEnvironment(definition.name, env, paths, logger);
   if (lease !== undefined) {
     // Before connecting: a standby must not take the leader's MQTT session (same client id) or its inputs.
     await lease.acquire();

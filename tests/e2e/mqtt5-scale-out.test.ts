@@ -21,9 +21,13 @@ import { dropImages, spyOnOutputs, startMqttTestSuite, waitUntil, type MqttSuite
 const FILES = Number(process.env['EDGEML_MQTT_E2E_FILES'] ?? 40);
 const KILL_FILES = Number(process.env['EDGEML_MQTT_E2E_KILL_FILES'] ?? 30);
 
-/** Fast detection and a short results batch, so the run measures the pipeline and not the defaults' patience. */
+/**
+ * Fast detection and a short results batch, so the run measures the pipeline and not the defaults'
+ * patience. The completion timeout stays above the longest legitimate wait (maxInFlight 100 files at
+ * about one file per second here): at 45 s a 200-file burst was re-emitted, 375 files twice.
+ */
 const FAST = {
-  watcher: { stabilityWindowMs: 500, stabilityChecks: 2, inventoryIntervalMs: 2_000, completionTimeoutMs: 45_000, maxAttempts: 5 },
+  watcher: { stabilityWindowMs: 500, stabilityChecks: 2, inventoryIntervalMs: 2_000, completionTimeoutMs: 180_000, maxAttempts: 5 },
   uploader: { sink: 'directory', directory: { path: 'ingest' }, results: { batchWindowMs: 1_000 } },
 };
 

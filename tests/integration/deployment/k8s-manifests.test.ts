@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { ConfigMap, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { createLogger, createTwinConfigBinder, planTopics, routesFromDocument, type ModuleDefinition } from '@edgeml/shared';
 import { deriveK8sFiles, K8S_OVERLAYS, renderKustomize } from '@edgeml/mqtt-local';
 import { watcherModule } from '@edgeml/watcher';
@@ -33,6 +34,8 @@ const MODELS: Record<string, new (data: never) => Validating> = {
   'apps/v1/Deployment': Deployment as never,
   'apps/v1/StatefulSet': StatefulSet as never,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
+  'rbac.authorization.k8s.io/v1/Role': Role as never,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding as never,
 };
 const DEFINITIONS: Record<string, ModuleDefinition<unknown>> = {
   watcher: watcherModule as ModuleDefinition<unknown>,
@@ -129,14 +132,19 @@ describe('Kubernetes manifests (deployment/k8s, kustomize)', function () {
       assert.equal(s.kind, 'StatefulSet', `${name}: stable pod names are stable MQTT client ids`);
       assert.equal((s['spec'] as { replicas: number }).replicas, 2);
     }
-    const watcherEnv = podSpec(workloads.find((w) => w.metadata.name === 'edgeml-watcher')!).containers[0]!.env ?? [];
-    assert.equal(watcherEnv.find((e) => e.name === 'EDGEML_LEADER_LEASE')?.value, 'file');
+    const watcher = workloads.find((w) => w.metadata.name === 'edgeml-watcher')!;
+    const watcherEnv = podSpec(watcher).containers[0]!.env ?? [];
+    assert.equal(watcherEnv.find((e) => e.name === 'EDGEML_LEADER_LEASE')?.value, 'kubernetes');
+    assert.equal((podSpec(watcher) as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, true, 'the Lease API needs the service account token');
+    const role = docs.find((d) => d.kind === 'Role')!;
+    assert.deepEqual((role['rules'] as unknown[])[0], { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] });
+    assert.deepEqual((docs.find((d) => d.kind === 'RoleBinding')!['subjects'] as unknown[])[0], { kind: 'ServiceAccount', name: 'edgeml', namespace: 'azure-iot-operations' });
     const uploader = workloads.find((w) => w.metadata.name === 'edgeml-uploader')!;
     assert.equal(podSpec(uploader).volumes?.find((v) => v.name === 'ingest')?.persistentVolumeClaim?.claimName, 'edgeml-ingest');
     const pvcs = docs.filter((d) => d.kind === 'PersistentVolumeClaim');
     for (const p of pvcs) assert.deepEqual((p['spec'] as { accessModes: string[] }).accessModes, ['ReadWriteMany']);
     assert.equal((pvcs.find((p) => p.metadata.name === 'edgeml-ingest')!['spec'] as { storageClassName: string }).storageClassName, 'cloud-backed-sc');
-    const np = docs.find((d) => d.kind === 'NetworkPolicy')!;
+    const np = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'edgeml')!;
     assert.deepEqual((np['spec'] as { podSelector: unknown }).podSelector, { matchLabels: { 'app.kubernetes.io/part-of': 'edgeml' } });
     for (const w of workloads) assert.equal((w['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels['app.kubernetes.io/part-of'], 'edgeml', `${w.metadata.name} pods are selected by the NetworkPolicy`);
   });
