@@ -27,8 +27,6 @@ export interface ConfigFileSourceOptions {
 export interface ConfigFileSource {
   /** Reads the file now and emits its document; then emits each change until close(). */
   start(emit: (update: DesiredUpdate) => void): Promise<void>;
-  /** Emits the current document again (a full re-read, as after a reconnect). */
-  reread(): Promise<void>;
   /** Idempotent. */
   close(): void;
 }
@@ -123,7 +121,6 @@ export function createConfigFileSource(options: ConfigFileSourceOptions): Config
         logger.warn({ err, file }, `configuration directory cannot be watched; polling only: ${errorMessage(err)}`);
       }
     },
-    reread: () => schedule(true),
     close() {
       closed = true;
       if (timer !== undefined) clearInterval(timer);

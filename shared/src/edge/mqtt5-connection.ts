@@ -137,8 +137,6 @@ interface ClientInternals {
   _sendPacket: (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
 }
 
-type InternalClient = MqttClient;
-
 function internals(c: MqttClient): ClientInternals {
   return c as unknown as ClientInternals;
 }
@@ -148,7 +146,7 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
   const shouldLog = createRepeatLimiter();
   const connectionListeners: ((s: { connected: boolean; sessionPresent?: boolean; reason?: string }) => void)[] = [];
   let handler: ((m: Mqtt5Received) => Promise<void>) | undefined;
-  let client: InternalClient | undefined;
+  let client: MqttClient | undefined;
   let closing: Promise<void> | undefined;
   let tokenTimer: NodeJS.Timeout | undefined;
   let lastToken: Buffer | undefined;
@@ -168,7 +166,7 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
     return token;
   };
 
-  const refreshCredentials = (c: InternalClient): void => {
+  const refreshCredentials = (c: MqttClient): void => {
     try {
       Object.assign(c.options, credentialOptions(settings));
       if (settings.auth.kind === 'sat') c.options.properties = { ...c.options.properties, authenticationMethod: SAT_AUTH_METHOD, authenticationData: readToken() };
@@ -178,7 +176,7 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
     }
   };
 
-  const checkTokenRotation = async (c: InternalClient): Promise<void> => {
+  const checkTokenRotation = async (c: MqttClient): Promise<void> => {
     if (settings.auth.kind !== 'sat') return;
     let token: Buffer;
     try {
@@ -195,7 +193,7 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
     internals(c)._sendPacket({ cmd: 'auth', reasonCode: REASON_REAUTHENTICATE, properties: { authenticationMethod: SAT_AUTH_METHOD, authenticationData: token } } as Packet);
   };
 
-  const build = (): InternalClient => {
+  const build = (): MqttClient => {
     const initial: IClientOptions = {
       protocolVersion: 5,
       host: settings.host,
@@ -280,7 +278,7 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
     return c;
   };
 
-  const requireClient = (what: string): InternalClient => {
+  const requireClient = (what: string): MqttClient => {
     if (client === undefined || closing !== undefined) throw new EdgeMLError('EDGE_SEND_FAILED', `${what}: the MQTT connection is not open`);
     return client;
   };
@@ -291,7 +289,7 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
     connect(signal) {
       if (closing !== undefined) return Promise.reject(new EdgeMLError('EDGE_CONNECT_FAILED', 'the MQTT connection is closed'));
       if (signal?.aborted === true) return Promise.reject(new EdgeMLError('ABORTED', 'connect aborted'));
-      let c: InternalClient;
+      let c: MqttClient;
       try {
         c = client ??= build();
       } catch (err: unknown) {
