@@ -91,10 +91,16 @@ describe(`e2e on MQTT 5 (Mosquitto, TLS + passwords): 2 transformers, 2 inferenc
     const results = partCounts(spy, 'edgeml/inferencer/outputs/results');
     const artifacts = partCounts(spy, 'edgeml/transformer/outputs/artifacts');
     const duplicates = spy.duplicates();
-    process.stdout.write(`      parts: ${artifacts.distinct} artifacts, ${tensors.distinct} tensors, ${results.distinct} results; duplicates: ${duplicates.length}${duplicates.length > 0 ? ` ${JSON.stringify(duplicates.slice(0, 5))}` : ''}\n`);
+    process.stdout.write(`      parts: ${artifacts.distinct} artifacts, ${tensors.distinct} tensors, ${results.distinct} results; produced twice: ${duplicates.length}${duplicates.length > 0 ? ` ${JSON.stringify(duplicates.slice(0, 5))}` : ''}; files re-offered by the watcher (deferrals): ${spy.reoffers()}\n`);
     assert.equal(artifacts.distinct, FILES);
     assert.equal(results.distinct, FILES * 2);
-    assert.deepEqual(duplicates, [], 'no part processed twice in a run without faults');
+    // Under load the suite's own protocol may offer a file again (a module deferred it when its queue
+    // was full, or the completion timeout ran out) and the re-offer is rendered again, idempotently.
+    // What must never happen is a part produced twice without that: the transport delivering twice.
+    const reoffered = spy.reofferedIds();
+    const unexplained = duplicates.filter((d) => !reoffered.has(d.key.split(' ')[1] ?? ''));
+    assert.deepEqual(unexplained, [], 'no part produced twice except for a file the watcher offered again');
+    if (FILES <= 40) assert.deepEqual(duplicates, [], 'at CI size nothing is deferred or re-offered');
 
     // Both replicas of each scaled module took a share (their own counters, through their own method topic).
     for (const module of ['transformer', 'inferencer'] as const) {
@@ -168,7 +174,7 @@ describe(`e2e on MQTT 5 (Mosquitto, TLS + passwords): 2 transformers, 2 inferenc
     assert.equal(counts.deadLettered, 0);
     for (const v of victims) assert.ok(v.process.snapshot().restarts >= 1, `${v.id} was restarted by its policy`);
     const duplicates = spy.duplicates().length - duplicatesBefore;
-    process.stdout.write(`      after the kills: ${KILL_FILES}/${KILL_FILES} completed; parts delivered more than once (replayed after the kill): ${duplicates}\n`);
+    process.stdout.write(`      after the kills: ${KILL_FILES}/${KILL_FILES} completed; parts produced more than once (replayed after the kill): ${duplicates}; files re-offered in total: ${spy.reoffers()}\n`);
     const results = partCounts(spy, 'edgeml/inferencer/outputs/results');
     assert.equal(results.distinct, (FILES + KILL_FILES) * 2, 'every result part exists');
   });

@@ -60,9 +60,16 @@ export interface WireSpy {
   readonly byTopic: Map<string, number>;
   /** (topic, source id, part[, completion outcome]) → times seen: more than one is a duplicate. */
   readonly byPart: Map<string, number>;
+  /** Parts produced more than once (transformer tensors and artifacts, inferencer results): the work done twice. */
   duplicates(): { key: string; times: number }[];
+  /** Files the watcher offered more than once (a deferral's re-offer or a completion timeout): protocol, not work done twice. */
+  reoffers(): number;
+  /** Source ids of those files. */
+  reofferedIds(): Set<string>;
   close(): Promise<void>;
 }
+
+const PROCESSING = /^edgeml\/(transformer\/outputs\/(tensors|artifacts)|inferencer\/outputs\/results) /;
 
 /** Subscribes (not shared) to every module output and counts what flows. */
 export async function spyOnOutputs(suite: MqttSuite): Promise<WireSpy> {
@@ -86,7 +93,9 @@ export async function spyOnOutputs(suite: MqttSuite): Promise<WireSpy> {
   return {
     byTopic,
     byPart,
-    duplicates: () => [...byPart].filter(([, n]) => n > 1).map(([key, times]) => ({ key, times })),
+    duplicates: () => [...byPart].filter(([key, n]) => n > 1 && PROCESSING.test(key)).map(([key, times]) => ({ key, times })),
+    reoffers: () => [...byPart].filter(([key, n]) => n > 1 && key.startsWith('edgeml/watcher/outputs/files ')).reduce((sum, [, n]) => sum + n - 1, 0),
+    reofferedIds: () => new Set([...byPart].filter(([key, n]) => n > 1 && key.startsWith('edgeml/watcher/outputs/files ')).map(([key]) => key.split(' ')[1] ?? '')),
     close: () => connection.close(),
   };
 }
