@@ -122,9 +122,11 @@ async function uploaderRun(connectionString: string, container: string, root: st
       createdAt: new Date().toISOString(),
     });
   }
-  while (edge.sentTo('completed').length < set.length) await new Promise((r) => setTimeout(r, 5));
+  // Each part is announced `held` when queued, then `uploaded`: wait for the final outcomes.
+  const final = () => edge.sentTo('completed').filter((m) => (m.json as { outcome: string }).outcome !== 'held');
+  while (final().length < set.length) await new Promise((r) => setTimeout(r, 5));
   const seconds = (performance.now() - t0) / 1000;
-  const bad = edge.sentTo('completed').filter((m) => (m.json as { outcome: string }).outcome !== 'uploaded');
+  const bad = final().filter((m) => (m.json as { outcome: string }).outcome !== 'uploaded');
   if (bad.length > 0) console.log(`  !! ${bad.length} not uploaded: ${bad[0]?.body.toString().slice(0, 300)}`);
   await app.stop(AbortSignal.timeout(10_000));
   return seconds;

@@ -119,11 +119,20 @@ async function uploaderAlerts(rt: Runtime): Promise<{ code?: string | undefined;
     .map((r) => ({ code: r.body.code, severity: (r.body as { severity?: string }).severity, message: r.body.message }));
 }
 
-/** The uploader's Prometheus text (its metrics port is in the runtime's runtime.json). */
-async function uploaderMetrics(rt: Runtime): Promise<string> {
+/** A module's Prometheus text (its metrics port is in the runtime's runtime.json). */
+async function metricsOf(rt: Runtime, module: string): Promise<string> {
   const info = JSON.parse(await readFile(path.join(rt.workDir, 'runtime.json'), 'utf8')) as { metricsPorts: Record<string, number> };
-  const res = await fetch(`http://127.0.0.1:${info.metricsPorts['uploader']}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${info.metricsPorts[module]}/metrics`);
   return res.text();
+}
+
+/** Leases that ran out at the watcher: a living uploader must never let one lapse. */
+async function leaseExpiries(rt: Runtime): Promise<number> {
+  const text = await metricsOf(rt, 'watcher');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('edgeml_watcher_lease_expiries_total'))
+    .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
 }
 
 const metricValue = (text: string, name: string, labels: string): number =>
@@ -174,11 +183,12 @@ describe(`faults: offline-first (watcher patience ${seconds(PATIENCE_MS)}: compl
       const summary = await rt.summary();
       const after = await uploaderStatus(rt);
       const problems = await undelivered(rt.storageConnectionString!, dropped);
+      const lapses = await leaseExpiries(rt);
       process.stdout.write(
         [
           `      outage ${seconds(upAt - downAt)} (${((upAt - downAt) / PATIENCE_MS).toFixed(1)} × the watcher's patience); ${dropped.length} files; drained ${seconds(Date.now() - upAt)} after the restore`,
           `      during: uploader ${during.sink.state}/${during.sink.cause}, ${during.held.parts} parts held (lease ${seconds(during.held.leaseMs)}), ${during.totals.held} held sent so far`,
-          `      after: watcher completed ${summary.completed}, dead-lettered ${summary.deadLettered}, unaccounted ${summary.unaccounted}; uploader uploaded ${after.totals.uploaded}, quarantined ${after.totals.quarantined}, held sent ${after.totals.held}`,
+          `      after: watcher completed ${summary.completed}, dead-lettered ${summary.deadLettered}, unaccounted ${summary.unaccounted}, leases that lapsed ${lapses}; uploader uploaded ${after.totals.uploaded}, quarantined ${after.totals.quarantined}, held sent ${after.totals.held}`,
           ...problems.slice(0, 20).map((p) => `      PROBLEM ${p}`),
           '',
         ].join('\n'),
@@ -187,6 +197,7 @@ describe(`faults: offline-first (watcher patience ${seconds(PATIENCE_MS)}: compl
       assert.ok(during.held.parts > 0, 'parts were held during the outage');
       assert.deepEqual([summary.deadLettered, summary.unaccounted, summary.completed], [0, 0, dropped.length], JSON.stringify(summary.deadLetteredByReason));
       assert.equal(after.totals.quarantined, 0);
+      assert.equal(lapses, 0, 'the uploader renewed every lease in time');
       assert.deepEqual(problems, []);
       const journal = await readJournal(rt.hub.upstreamJournalFile);
       const images = dropped.filter((f) => f.kind === 'image');
@@ -288,7 +299,7 @@ describe(`faults: offline-first (watcher patience ${seconds(PATIENCE_MS)}: compl
         await rt.waitUntilIdle({ signal: AbortSignal.timeout(10 * 60_000) });
         const summary = await rt.summary();
         const status = await uploaderStatus(rt);
-        const metrics = await uploaderMetrics(rt);
+        const metrics = await metricsOf(rt, 'uploader');
         const alerts = await uploaderAlerts(rt);
         const refused = metricValue(metrics, 'edgeml_uploader_failures_total', 'reason="permission"');
         process.stdout.write(

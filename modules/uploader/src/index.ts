@@ -39,6 +39,16 @@ export { CREDENTIAL_ENV, credentialVariablesSet, readStorageCredentials, type Cr
 export { createDirectorySink, type DirectorySink, type DirectorySinkOptions } from './dir-sink.js';
 export { md5Base64, type UploadRequest, type UploadResult, type UploadSink } from './sink.js';
 export { RateLimiter } from './throttle.js';
+export { LeaseRenewer, MAX_LEASE_MS } from './leases.js';
+export type { Held } from './queue-leases.js';
+// The parts createUploaderApp wires, for tests that build one part around fakes.
+export { Acknowledger } from './acks.js';
+export { createLogOnce, Settings, type UploaderContext, type UploadQueue } from './context.js';
+export { UploaderMetrics } from './metrics.js';
+export { Quarantine } from './quarantine.js';
+export { QueuePolicy } from './queue-policy.js';
+export { SinkState, type PauseCause } from './sink-state.js';
+export { UploadLoop } from './upload-loop.js';
 
 /** The uploader as the shared runtime runs it (`runModule(uploaderModule, …)` in main.ts). */
 export const uploaderModule: ModuleDefinition<UploaderConfig> = {
@@ -47,12 +57,3 @@ export const uploaderModule: ModuleDefinition<UploaderConfig> = {
   buildConfig: buildUploaderConfig,
   createApp: (deps) => createUploaderApp(deps),
 };
-
-// The parts createUploaderApp wires, for tests that build one part around fakes.
-export { Acknowledger } from './acks.js';
-export { createLogOnce, Settings, type UploaderContext, type UploadQueue } from './context.js';
-export { UploaderMetrics } from './metrics.js';
-export { Quarantine } from './quarantine.js';
-export { QueuePolicy } from './queue-policy.js';
-export { SinkState } from './sink-state.js';
-export { UploadLoop } from './upload-loop.js';

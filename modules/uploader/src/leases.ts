@@ -32,8 +32,8 @@ export class LeaseRenewer {
   readonly #metrics: UploaderMetrics;
   readonly #wake = new Wakeable();
   #loop: Promise<void> | undefined;
-  /** The lease announced now (recomputed every pass from the parts held). */
-  #leaseMs: number | undefined;
+  /** Parts held: counted at every pass, and one more for every part accepted in between. */
+  #heldParts: number | undefined;
 
   constructor(ctx: UploaderContext, acks: Acknowledger, metrics: UploaderMetrics) {
     this.#ctx = ctx;
@@ -41,16 +41,19 @@ export class LeaseRenewer {
     this.#metrics = metrics;
   }
 
-  /** The lease announced now: `leaseMs`, or longer when the backlog needs it to stay within the rate. */
+  /**
+   * The lease announced now: `leaseMs`, or longer when the backlog needs it to stay within the
+   * rate. It counts the parts accepted since the last pass too: a burst of acceptances announced
+   * with the short lease would all fall due together, more than the rate can renew in time.
+   */
   get leaseMs(): number {
-    this.#leaseMs ??= this.#computeLeaseMs();
-    return this.#leaseMs;
+    this.#heldParts ??= this.#countHeld();
+    const cfg = this.#ctx.settings();
+    return Math.min(MAX_LEASE_MS, Math.max(cfg.leaseMs, Math.ceil((2 * (this.#heldParts + 1) * 1000) / cfg.leaseRenewMaxPerSecond)));
   }
 
-  #computeLeaseMs(): number {
-    const cfg = this.#ctx.settings();
-    const parts = this.#ctx.queue.isClosed ? 0 : this.#ctx.queue.heldParts();
-    return Math.min(MAX_LEASE_MS, Math.max(cfg.leaseMs, Math.ceil((2 * parts * 1000) / cfg.leaseRenewMaxPerSecond)));
+  #countHeld(): number {
+    return this.#ctx.queue.isClosed ? 0 : this.#ctx.queue.heldParts();
   }
 
   /** The `held` completion of a part with the lease in force, and when it must be renewed. */
@@ -61,6 +64,7 @@ export class LeaseRenewer {
 
   /** A part was accepted (or accepted again) with its `held` in the same commit. */
   accepted(): void {
+    this.#heldParts = (this.#heldParts ?? this.#countHeld()) + 1;
     this.#metrics.held('accepted', 1);
     this.#acks.committed();
   }
@@ -84,7 +88,7 @@ export class LeaseRenewer {
   renewDue(): number {
     const { queue } = this.#ctx;
     if (queue.isClosed) return 0;
-    this.#leaseMs = this.#computeLeaseMs();
+    this.#heldParts = this.#countHeld();
     const perPass = Math.max(1, Math.floor((this.#ctx.settings().leaseRenewMaxPerSecond * this.#passIntervalMs()) / 1000));
     const n = queue.renewLeases({
       nowMs: this.#ctx.nowMs(),
