@@ -24,3 +24,4 @@ export { startControlApi, type ControlApi, type ControlApiOptions } from './cont
 export { workloadEnv, workloadSocketPath, WORKLOAD_API_VERSION } from './module-env.js';
 export { runtimeInfoPath, type RuntimeInfoFile } from './runtime-info.js';
 export { hubDescription } from './cli/commands/hub.js';
+export { startLocalRegistry, DOCKER_REGISTRY_BINARY, type LocalRegistry, type LocalRegistryOptions } from './local-registry.js';
