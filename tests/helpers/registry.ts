@@ -97,3 +97,27 @@ export function tarOf(files: readonly { name: string; data: Buffer }[], extra: r
   parts.push(...extra, Buffer.alloc(1024));
   return Buffer.concat(parts);
 }
+
+/** Runs `edgeml <argv>` in process (the real CLI), JSON output; returns the exit code and what it printed. */
+export async function runEdgeml(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string; json: Record<string, unknown> | undefined }> {
+  const { runCli } = await import('@edgeml/runtime');
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { env: { ...env }, cwd, stdoutIsTty: false, write: (t) => (stdout += t), warn: (l) => (stderr += `${l}\n`), signal: new AbortController().signal });
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { code, stdout, stderr, json };
+}
+
+/** A model package folder (model.onnx + manifest.json) for `edgeml model push`. */
+export async function writePackageDir(dir: string, model: Buffer, manifest: Record<string, unknown>): Promise<string> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'model.onnx'), model);
+  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ schema: 'edgeml.model-manifest/v1', ...manifest }, null, 2));
+  return dir;
+}

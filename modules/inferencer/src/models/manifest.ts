@@ -4,7 +4,7 @@
  * (post-processor, labels), and how it batches best on each execution provider.
  */
 import { readFile } from 'node:fs/promises';
-import { EdgeMLError, errorMessage, type PreprocessingSpec } from '@edgeml/shared';
+import { EdgeMLError, errorMessage, type ModelProvenance, type PreprocessingSpec } from '@edgeml/shared';
 import { PROFILE_PATTERN } from '../config.js';
 import { postprocessorProblems } from '../postprocess/index.js';
 import type { PostprocessorSpec } from '../postprocess/types.js';
@@ -40,6 +40,8 @@ export interface ModelManifest {
   readonly labels?: readonly string[];
   /** Batching defaults per execution provider; the twin's model entry overrides them. */
   readonly batching?: Readonly<Partial<Record<ExecutionProviderName, BatchingHint>>>;
+  /** Where the model came from: the Azure ML registered model, the dataset it was trained on, the revision. */
+  readonly provenance?: ModelProvenance;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -90,6 +92,32 @@ function batchingProblems(value: unknown): string[] {
   return problems;
 }
 
+const PROVENANCE_FIELDS = { azureml: ['modelName', 'modelVersion', 'jobName', 'workspace'], dataset: ['name', 'version', 'uri'] } as const;
+
+function provenanceProblems(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['/provenance: must be an object'];
+  const problems: string[] = [];
+  const text = (v: unknown, where: string): void => {
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0 || v.length > 512)) problems.push(`${where}: must be a string of 1–512 characters`);
+  };
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    if (key === 'azureml' || key === 'dataset') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        problems.push(`/provenance/${key}: must be an object`);
+        continue;
+      }
+      const allowed: readonly string[] = PROVENANCE_FIELDS[key];
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (!allowed.includes(k)) problems.push(`/provenance/${key}/${k}: unknown (${allowed.join(', ')})`);
+        else text(x, `/provenance/${key}/${k}`);
+      }
+    } else if (key === 'gitRevision' || key === 'source' || key === 'trainedAt') text(v, `/provenance/${key}`);
+    else problems.push(`/provenance/${key}: unknown (azureml, dataset, gitRevision, source, trainedAt)`);
+  }
+  return problems;
+}
+
 /** Checks a parsed manifest; returns it typed, or every problem. */
 export function validateManifest(value: unknown): { manifest: ModelManifest } | { problems: string[] } {
   const m = value as Partial<ModelManifest> | null;
@@ -113,6 +141,7 @@ export function validateManifest(value: unknown): { manifest: ModelManifest } | 
     problems.push('/labels: must be an array of strings');
   }
   problems.push(...batchingProblems(m.batching));
+  problems.push(...provenanceProblems(m.provenance));
   return problems.length > 0 ? { problems } : { manifest: m as ModelManifest };
 }
 

@@ -6,9 +6,10 @@ import type { CliCommand } from '../command.js';
 import { hubCommand } from './hub.js';
 import { invokeCommand } from './invoke.js';
 import { logsCommand } from './logs.js';
+import { modelCommand } from './model.js';
 import { statusCommand } from './status.js';
 import { summaryCommand } from './summary.js';
 import { twinCommand } from './twin.js';
 import { upstreamCommand } from './upstream.js';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand, hubCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand, hubCommand, modelCommand];
