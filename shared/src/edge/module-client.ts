@@ -20,7 +20,7 @@ import { EdgeMLError, errorCode, errorMessage, isEdgeMLError } from '../errors.j
 import { createRepeatLimiter, type Logger } from '../logging.js';
 import { retry, sleep, type BackoffOptions } from '../retry.js';
 import { MAX_MESSAGE_BYTES } from '../contracts/validate.js';
-import { bodyToBuffer } from './memory.js';
+import { encodeOutgoing, messageSizeBytes } from './outgoing.js';
 import { reportedPatchProblems } from './types.js';
 import type { ConnectionListener, DesiredUpdate, EdgeClient, IncomingMessage, InputHandler, MethodHandler, OutgoingMessage } from './types.js';
 
@@ -139,13 +139,6 @@ export async function createEdgeClientFromEnvironment(
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
-}
-
-/** Size as edgeHub counts it (reference §6): body + every property key and value. */
-function messageSizeBytes(body: Buffer, props: Readonly<Record<string, string | undefined>>): number {
-  let size = body.length;
-  for (const [k, v] of Object.entries(props)) if (v !== undefined) size += Buffer.byteLength(k) + Buffer.byteLength(v);
-  return size;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -468,11 +461,7 @@ function wrapModuleClient(
 
     async sendOutput(outputName: string, message: OutgoingMessage): Promise<void> {
       if (!opened) throw new EdgeMLError('EDGE_SEND_FAILED', `cannot send on ${outputName}: the edge client is not open`);
-      const isObject = !Buffer.isBuffer(message.body) && typeof message.body === 'object';
-      const body = bodyToBuffer(message.body);
-      const contentType = message.contentType ?? (isObject ? 'application/json' : undefined);
-      const contentEncoding = message.contentEncoding ?? (isObject || typeof message.body === 'string' ? 'utf-8' : undefined);
-      const props = message.properties ?? {};
+      const { body, contentType, contentEncoding, properties: props } = encodeOutgoing(message);
       const size = messageSizeBytes(body, {
         ...props,
         outputName,

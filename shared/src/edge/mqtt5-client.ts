@@ -18,7 +18,7 @@ import { EdgeMLError, errorCode, errorMessage } from '../errors.js';
 import { createRepeatLimiter, type Logger } from '../logging.js';
 import { MAX_MESSAGE_BYTES } from '../contracts/validate.js';
 import { mergePatch } from '../config/binder.js';
-import { bodyToBuffer } from './memory.js';
+import { encodeOutgoing, messageSizeBytes } from './outgoing.js';
 import { reportedPatchProblems } from './types.js';
 import type { ConnectionListener, DesiredUpdate, EdgeClient, IncomingMessage, InputHandler, MethodHandler, MethodResponse, OutgoingMessage } from './types.js';
 import type { ConfigFileSource } from './config-file-source.js';
@@ -47,13 +47,6 @@ export interface Mqtt5EdgeClientOptions {
 
 function isReserved(name: string): boolean {
   return name.startsWith('$.') || name.startsWith('__');
-}
-
-/** Size as edgeHub counts it: body + every property key and value (the same limit on both targets). */
-function sizeBytes(body: Buffer, props: Readonly<Record<string, string | undefined>>): number {
-  let size = body.length;
-  for (const [k, v] of Object.entries(props)) if (v !== undefined) size += Buffer.byteLength(k) + Buffer.byteLength(v);
-  return size;
 }
 
 export function createMqtt5EdgeClient(options: Mqtt5EdgeClientOptions): EdgeClient {
@@ -248,17 +241,13 @@ export function createMqtt5EdgeClient(options: Mqtt5EdgeClientOptions): EdgeClie
 
     async sendOutput(outputName: string, message: OutgoingMessage): Promise<void> {
       if (!opened) throw new EdgeMLError('EDGE_SEND_FAILED', `cannot send on ${outputName}: the edge client is not open`);
-      const isObject = !Buffer.isBuffer(message.body) && typeof message.body === 'object';
-      const body = bodyToBuffer(message.body);
-      const contentType = message.contentType ?? (isObject ? 'application/json' : undefined);
-      const contentEncoding = message.contentEncoding ?? (isObject || typeof message.body === 'string' ? 'utf-8' : undefined);
-      const props = message.properties ?? {};
+      const { body, contentType, contentEncoding, properties: props } = encodeOutgoing(message);
       const reserved = Object.keys(props).filter(isReserved);
       if (reserved.length > 0) throw new EdgeMLError('EDGE_SEND_FAILED', `properties ${reserved.join(', ')} are reserved by the transport and cannot be sent`);
       const user: Record<string, string> = { ...props };
       if (message.messageId !== undefined) user[MESSAGE_ID_PROPERTY] = message.messageId;
       if (contentEncoding !== undefined) user[CONTENT_ENCODING_PROPERTY] = contentEncoding;
-      const size = sizeBytes(body, { ...user, outputName, correlationId: message.correlationId, contentType });
+      const size = messageSizeBytes(body, { ...user, outputName, correlationId: message.correlationId, contentType });
       if (size > MAX_MESSAGE_BYTES) {
         throw new EdgeMLError('MESSAGE_TOO_LARGE', `message on ${outputName} is ${size} bytes with its properties; the limit is ${MAX_MESSAGE_BYTES}`, {
           details: { outputName, sizeBytes: size, messageId: message.messageId },
