@@ -15,6 +15,14 @@ export class ModuleConnections {
   readonly #byModule = new Map<string, Client>();
   readonly #identities = new WeakMap<Client, ModuleIdentity>();
   readonly #features = new Map<string, Set<SubscriptionFeature>>();
+  /**
+   * Connections that subscribed to their inputs themselves. The persisted features say what the session
+   * wants, but a new process resuming a clean=false session has no listener until its SUBSCRIBE: the SDK
+   * acks a message that arrives before then and drops it (wire notes §11.5). The SDK subscribes again
+   * after every reconnect it makes (azure-iot-device re-enables input messages on a disconnect), so
+   * waiting for that SUBSCRIBE never stalls a living module.
+   */
+  readonly #inputsSubscribed = new WeakSet<Client>();
   readonly #store: HubStore;
   readonly #metrics: HubMetrics;
   readonly #logger: Logger;
@@ -76,6 +84,12 @@ export class ModuleConnections {
     return this.#features.get(moduleId)?.has(feature) ?? false;
   }
 
+  /** The module's current connection can take input messages: it subscribed to them on this connection. */
+  takesInputs(moduleId: string): boolean {
+    const client = this.#byModule.get(moduleId);
+    return client !== undefined && this.#inputsSubscribed.has(client);
+  }
+
   /** Records the features `filters` enable (or, with `add` false, disable); returns the module's identity. */
   updateFeatures(client: Client, filters: readonly string[], add: boolean): ModuleIdentity | undefined {
     const id = this.#identities.get(client);
@@ -91,6 +105,10 @@ export class ModuleConnections {
       if (feature === undefined) continue;
       if (add) set.add(feature);
       else set.delete(feature);
+      if (feature === 'inputs') {
+        if (add) this.#inputsSubscribed.add(client);
+        else this.#inputsSubscribed.delete(client);
+      }
     }
     if (set.size !== before) this.#store.putFeatures(id.moduleId, set);
     return id;

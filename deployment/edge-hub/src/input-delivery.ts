@@ -62,7 +62,7 @@ export class InputDelivery {
     if (!this.#o.accepting() || this.#inflight.has(endpoint)) return;
     const { moduleId, inputName } = splitEndpoint(endpoint);
     const client = connections.clientOf(moduleId);
-    if (client === undefined || !connections.hasFeature(moduleId, 'inputs')) return;
+    if (client === undefined || !connections.takesInputs(moduleId)) return;
     const message = queue.head(endpoint, this.#o.now());
     if (message === undefined) return;
     const topic = inputTopic(this.#o.deviceId, moduleId, inputName, encodeInputBag(message.properties, message.systemProperties));

@@ -97,7 +97,7 @@ export function createSessionHooks(p: SessionHookParts): BrokerHooks {
         subs.map((s) => s.topic),
         true,
       );
-      if (id !== undefined && connections.hasFeature(id.moduleId, 'inputs')) p.delivery.scheduleModule(id.moduleId);
+      if (id !== undefined && connections.takesInputs(id.moduleId)) p.delivery.scheduleModule(id.moduleId);
     },
 
     unsubscribe(topics, client) {

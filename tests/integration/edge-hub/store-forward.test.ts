@@ -48,6 +48,36 @@ describe('edge hub store-and-forward', function () {
     }
   });
 
+  it('after a receiver died without unsubscribing, a new process gets its queued messages once it subscribes, not at CONNACK (regression: e2e killed-transformer file lost)', async () => {
+    // The persisted session says "inputs wanted", but a freshly started process has no SDK listener until it
+    // subscribes: a message delivered at CONNACK was acked by the SDK and dropped, and the source then waited
+    // for the watcher's completion timeout (the e2e "killed module is restarted" test timed out on this).
+    const t = await tempDir();
+    const hub = await startHub({ workDir: t.dir, manifest: manifest({ modules: ['a', 'b'], routes: routeAB }) });
+    const a = await connectModule(hub, 'a');
+    try {
+      const dying = await rawClient(hub, 'b');
+      await dying.subscribeAsync(`devices/${hub.deviceId}/modules/b/inputs/#`, { qos: 1 });
+      dying.stream.destroy(); // like SIGKILL: no UNSUBSCRIBE, no DISCONNECT
+      await waitUntil(() => !hub.stats().connected.includes('b'), 5000, 'the hub to notice b is gone');
+      for (let i = 0; i < 3; i++) await a.sendOutput('out', { body: { i }, messageId: `k-${i}` });
+      const b = await connectModule(hub, 'b');
+      await sleep(1500); // the module is still starting: connected, twin read, no input handler yet
+      const got = collectInputs(b, 'in');
+      await got.waitFor(3);
+      assert.deepEqual(
+        got.messages.map((m) => m.messageId),
+        ['k-0', 'k-1', 'k-2'],
+      );
+      await b.close();
+      assert.equal(queued(hub), 0);
+    } finally {
+      await a.close();
+      await hub.stop();
+      await t.cleanup();
+    }
+  });
+
   it('survives a hub restart: queued messages delivered, twin re-read as full, direct replies without re-subscription', async () => {
     const t = await tempDir();
     const m = manifest({ modules: ['a', 'b'], routes: routeAB, desired: { b: { batch: 1 } } });
