@@ -14,12 +14,13 @@ import { INFERENCER_DEFAULTS, type InferencerConfig } from './config.js';
 import { createBatchRunner, profileOfKey, type ItemResult, type QueuedTensor } from './execution.js';
 import { Intake } from './intake.js';
 import { registerMethods } from './methods.js';
-import { ModelServing, type LoadedModel } from './models/serving.js';
+import { ModelServing } from './models/serving.js';
 import { createFileModelStore } from './models/store.js';
 import { Outputs } from './outputs.js';
 import { ORT_VERSION } from './session/ort.js';
 import { createSessionPool, type SessionPool } from './session/pool.js';
 import { StagingFiles } from './staging.js';
+import { Reporting } from './reporting.js';
 import { createCounts, createInferencerMetrics } from './status.js';
 
 export const INFERENCER_MODULE_NAME = 'inferencer';
@@ -58,8 +59,6 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   let config: InferencerConfig | undefined;
   let started = false;
   let stopping: Promise<void> | undefined;
-  let statusTimer: NodeJS.Timeout | undefined;
-  let fallbackAlerted = '';
   const handlers = new Set<Promise<void>>();
 
   const staging = new StagingFiles(paths.staging, logger);
@@ -77,7 +76,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     logger,
     onSessionsLost: (sessions) => models.sessionsLost(sessions),
   });
-  const models = new ModelServing({
+  const models: ModelServing = new ModelServing({
     store: createFileModelStore(paths.models, options.fetch === undefined ? {} : { fetch: options.fetch }),
     openSession: (file, sessionOptions) => pool.open(file, sessionOptions),
     logger,
@@ -85,17 +84,9 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     signal: stopController.signal,
     installBundled: options.installBundled !== false,
     events: {
-      swapped(model: LoadedModel) {
-        counts.swaps++;
-        metrics.swaps.inc({ profile: model.profile, outcome: 'swapped' });
-      },
-      async refused(profile, failure, current) {
-        counts.swapFailures++;
-        metrics.swaps.inc({ profile, outcome: 'refused' });
-        const kept = current === undefined ? 'no model serves this profile' : `${current.entry.name}@${current.entry.version} keeps serving`;
-        await outputs.alert('error', failure.code, `model ${failure.attempted.name}@${failure.attempted.version} refused for profile ${profile} (${kept}): ${failure.message}`, { details: { profile, attempted: failure.attempted } });
-      },
-      changed: () => reportModels(),
+      swapped: (model) => reporting.modelSwapped(model),
+      refused: (profile, failure, current) => reporting.modelRefused(profile, failure, current),
+      changed: (): Promise<void> => reporting.reportModels(),
     },
   });
   const batches: Batcher<QueuedTensor, ItemResult> = createBatcher<QueuedTensor, ItemResult>({
@@ -113,53 +104,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   });
   const intake = new Intake({ paths, serving: models, admission, batcher: batches, outputs, staging, config: () => config!, counts, metrics, logger, signal: stopController.signal });
 
-  // ---- reporting -------------------------------------------------------------------------------
-  const status = (): Record<string, unknown> => ({
-    onnxruntimeVersion: ORT_VERSION,
-    executionProvider: models.runtimeState(),
-    models: Object.fromEntries(models.profiles().map((p) => {
-      const m = models.serving(p);
-      return [p, m === undefined ? null : { name: m.entry.name, version: m.entry.version, provider: m.session.provider }];
-    })),
-    queue: { depth: batches.depth(), admittedItems: admission.items, admittedBytes: admission.bytes, maxQueueItems: admission.maxItems, maxQueueBytes: admission.maxBytes, batchesInFlight: batches.inFlight() },
-    sessions: { workers: pool.workers, open: pool.sessions },
-    staging: { filesHeld: staging.held, filesRemoved: staging.removed.files, bytesRemoved: staging.removed.bytes },
-    counts: { ...counts },
-  });
-
-  async function reportModels(): Promise<void> {
-    const patch = {
-      runtime: { onnxruntimeVersion: ORT_VERSION, executionProvider: models.runtimeState(), cudaDeviceId: config?.cudaDeviceId ?? 0, sessionWorkers: pool.workers },
-      models: models.reportedModels(),
-    };
-    await edge.updateReported(patch).catch((err: unknown) => logger.warn({ err }, 'could not report model state'));
-  }
-
-  const alertFallback = async (c: InferencerConfig): Promise<void> => {
-    const runtime = models.runtimeState();
-    if (runtime.fallbackReason === null) return;
-    const key = `${c.executionProvider}|${runtime.fallbackReason}`;
-    const line = { requested: c.executionProvider, active: runtime.active, reason: runtime.fallbackReason };
-    if (c.executionProvider === 'cuda') logger.warn(line, 'CUDA was requested but is not used; inference runs on the CPU');
-    else logger.info(line, 'CUDA is not available; inference runs on the CPU');
-    // `auto` falling back is expected on a CPU device: reported, not alerted. An explicit `cuda` is alerted (once per reason).
-    if (c.executionProvider !== 'cuda' || fallbackAlerted === key) return;
-    fallbackAlerted = key;
-    await outputs.alert('warning', 'EXECUTION_PROVIDER_UNAVAILABLE', `executionProvider 'cuda' was requested but inference runs on the CPU: ${runtime.fallbackReason}`, {
-      details: { requested: 'cuda', active: runtime.active, onnxruntimeVersion: ORT_VERSION, reason: runtime.fallbackReason },
-    });
-  };
-
-  const startStatusTimer = (): void => {
-    if (statusTimer !== undefined) clearInterval(statusTimer);
-    statusTimer = setInterval(() => {
-      const s = status();
-      edge
-        .updateReported({ status: { queue: s['queue'], counts: s['counts'], staging: s['staging'], at: deps.now().toISOString() } })
-        .catch((err: unknown) => logger.warn({ err }, 'could not report status'));
-    }, config?.statusIntervalMs ?? INFERENCER_DEFAULTS.statusIntervalMs);
-    statusTimer.unref();
-  };
+  const reporting: Reporting = new Reporting({ edge, logger, now: deps.now, models, batches, admission, pool, staging, outputs, counts, metrics, config: () => config });
 
   // ---- the app ---------------------------------------------------------------------------------
   const app: InferencerApp = {
@@ -170,9 +115,9 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       config = next;
       batches.reconfigure({ maxBatchSize: next.maxBatchSize, maxQueueDelayMs: next.maxQueueDelayMs });
       admission.resize({ maxItems: next.maxQueueItems, maxBytes: next.maxQueueBytes });
-      await reportModels();
-      await alertFallback(next);
-      if (started && previous?.statusIntervalMs !== next.statusIntervalMs) startStatusTimer();
+      await reporting.reportModels();
+      await reporting.alertFallback(next);
+      if (started && previous?.statusIntervalMs !== next.statusIntervalMs) reporting.startTimer();
     },
 
     start() {
@@ -190,14 +135,14 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       });
       registerMethods(edge, logger, { reloadModel: (profile) => models.reload(profile) });
       started = true;
-      startStatusTimer();
+      reporting.startTimer();
       logger.info({ profiles: models.profiles(), provider: models.runtimeState().active, onnxruntimeVersion: ORT_VERSION, sessionWorkers: config.sessionWorkers }, 'inferencer started');
       return Promise.resolve();
     },
 
     stop(signal) {
       stopping ??= (async () => {
-        if (statusTimer !== undefined) clearInterval(statusTimer);
+        reporting.stopTimer();
         batches.flush();
         const aborted = new Promise<void>((resolve) => {
           if (signal.aborted) resolve();
@@ -214,7 +159,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       return stopping;
     },
 
-    status,
+    status: () => reporting.status(),
 
     ready() {
       const reasons = models.notReadyReasons();
