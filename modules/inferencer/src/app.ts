@@ -26,9 +26,9 @@ import { createCounts, createInferencerMetrics } from './status.js';
 export const INFERENCER_MODULE_NAME = 'inferencer';
 
 /**
- * Batches of one model dispatched at once: one running in the session worker, the next ones being
- * prepared (their tensor files read) meanwhile. Two left the worker idle between small batches
- * (a batch's preparation crosses threads twice); three keep one queued behind the run.
+ * Batches of one model dispatched at once: one running in the session worker and the next ones
+ * queued behind it, so the worker never waits for the main thread between small batches (measured:
+ * with one or two, the worker sat idle while a batch crossed threads).
  */
 const BATCHES_IN_FLIGHT_PER_MODEL = 3;
 

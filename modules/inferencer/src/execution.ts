@@ -1,19 +1,18 @@
 /**
  * Runs one batch: takes the model serving the profile, checks every tensor against it again (the
- * model may have been swapped since the tensor was admitted), reads every tensor file straight into
- * its slot of one batch buffer, and hands the batch to the model's session (a worker thread), which
- * runs it and post-processes each item.
+ * model may have been swapped since the tensor was admitted), and hands the batch to the model's
+ * session (a worker thread), which reads every tensor file straight into one batch buffer, runs the
+ * batch and post-processes each item. Nothing of a tensor's data passes through the main thread.
  */
-import { EdgeMLError, type ImageGeometry, type TensorMessage } from '@edgeml/shared';
+import { EdgeMLError, ERROR_CODES, type ErrorCode, type ImageGeometry, type TensorMessage } from '@edgeml/shared';
 import type { ModelServing } from './models/serving.js';
 import type { ResultModel } from './outputs.js';
 import type { PostprocessResult } from './postprocess/types.js';
 import { isItemFailure } from './session/types.js';
 import type { InferencerMetrics } from './status.js';
-import { BYTES_PER_ELEMENT, tensorMismatch } from './tensor-checks.js';
-import { readTensorInto } from './tensor-file.js';
+import { tensorMismatch } from './tensor-checks.js';
 
-/** A tensor admitted and waiting for its batch (its file is read when the batch is prepared). */
+/** A tensor admitted and waiting for its batch (its file is read when the batch runs). */
 export interface QueuedTensor {
   readonly message: TensorMessage;
   /** Absolute, resolved path of the tensor file. */
@@ -39,34 +38,9 @@ export function profileOfKey(key: string): string {
   return key.slice(0, key.indexOf('|'));
 }
 
-/** Bytes of batch buffers kept for reuse, at most (beyond it a returned buffer is left to the GC). */
-const POOLED_BYTES_MAX = 64 * 1024 * 1024;
-
-/** Batch buffers handed back by the session worker, kept for the next batch of the same size. */
-class BufferPool {
-  readonly #free = new Map<number, ArrayBuffer[]>();
-  #bytes = 0;
-
-  take(byteLength: number): ArrayBuffer {
-    const b = this.#free.get(byteLength)?.pop();
-    if (b === undefined) return new ArrayBuffer(byteLength);
-    this.#bytes -= byteLength;
-    return b;
-  }
-
-  give(buffer: ArrayBufferLike | undefined): void {
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || this.#bytes + buffer.byteLength > POOLED_BYTES_MAX) return;
-    const list = this.#free.get(buffer.byteLength) ?? [];
-    // A few per size: the batches in flight per model, plus one.
-    if (list.length >= 4) return;
-    list.push(buffer);
-    this.#free.set(buffer.byteLength, list);
-    this.#bytes += buffer.byteLength;
-  }
-}
+const asCode = (code: string): ErrorCode => (code in ERROR_CODES ? (code as ErrorCode) : 'INFERENCE_FAILED');
 
 export function createBatchRunner(serving: ModelServing, metrics: InferencerMetrics) {
-  const buffers = new BufferPool();
   return async (key: string, items: readonly QueuedTensor[]): Promise<(ItemResult | Error)[]> => {
     const profile = profileOfKey(key);
     const model = serving.acquire(profile);
@@ -79,39 +53,24 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
       const runnable = items.map((_, i) => i).filter((i) => out[i] === undefined);
       const first = items[runnable[0] ?? -1];
       if (first === undefined) return out as Error[];
-      const dtype = first.message.tensor.dtype;
-      const itemBytes = first.itemShape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype];
-      const buffer = buffers.take(itemBytes * runnable.length);
-      const read = await Promise.allSettled(runnable.map((i, slot) => readTensorInto(items[i]!.file, items[i]!.message.tensor, new Uint8Array(buffer, slot * itemBytes, itemBytes), { verifySha256: items[i]!.verifySha256 })));
-      // Items whose file failed leave a hole: close it so the run sees only good items.
-      const good: number[] = [];
-      read.forEach((r, slot) => {
-        const i = runnable[slot]!;
-        if (r.status === 'rejected') {
-          out[i] = r.reason instanceof Error ? r.reason : new EdgeMLError('INTERNAL', String(r.reason));
-          return;
-        }
-        if (good.length !== slot) new Uint8Array(buffer).copyWithin(good.length * itemBytes, slot * itemBytes, (slot + 1) * itemBytes);
-        good.push(i);
-      });
-      if (good.length === 0) return out as Error[];
-      const bytes = good.length === runnable.length ? buffer : buffer.slice(0, good.length * itemBytes);
-      if (bytes !== buffer) buffers.give(buffer);
-      const response = await model.session.runBatch({
+      const response = await model.session.runFiles({
         inputName: model.inputName,
-        input: { dtype, data: dtype === 'float32' ? new Float32Array(bytes) : new Uint8Array(bytes), dims: [good.length, ...first.itemShape] },
+        dtype: first.message.tensor.dtype,
+        itemShape: first.itemShape,
+        items: runnable.map((i) => {
+          const t = items[i]!;
+          return { file: t.file, tensor: t.message.tensor, verifySha256: t.verifySha256, geometry: t.message.preprocessing.geometry as ImageGeometry | undefined };
+        }),
         postprocessor: model.manifest.postprocessor,
         labels: model.manifest.labels ?? [],
-        geometries: good.map((i) => items[i]!.message.preprocessing.geometry as ImageGeometry | undefined),
       });
-      buffers.give(response.input?.buffer);
-      metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
+      if (response.inferMs > 0) metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
       metrics.postprocessTime.observe({ profile }, response.postprocessMs / 1000);
       const resultModel: ResultModel = { name: model.entry.name, version: model.entry.version, sha256: model.sha256, provider: model.session.provider };
-      good.forEach((i, n) => {
+      runnable.forEach((i, n) => {
         const item = response.items[n];
-        if (item === undefined) out[i] = new EdgeMLError('INTERNAL', `the session returned ${response.items.length} results for ${good.length} items`);
-        else if (isItemFailure(item)) out[i] = new EdgeMLError(item.code === 'MODEL_INVALID' ? 'MODEL_INVALID' : 'INFERENCE_FAILED', item.message);
+        if (item === undefined) out[i] = new EdgeMLError('INTERNAL', `the session returned ${response.items.length} results for ${runnable.length} items`);
+        else if (isItemFailure(item)) out[i] = new EdgeMLError(asCode(item.code), item.message);
         else out[i] = { model: resultModel, post: item, inferMs: response.inferMs };
       });
       return out as (ItemResult | Error)[];

@@ -1,5 +1,6 @@
 /**
- * Tensor files on a real directory: read straight into a batch slot and checked by size and header
+ * Tensor files on a real directory: read straight into a batch slot (synchronously: this runs in the
+ * session worker) and checked by size and header
  * (no SHA-256 for the suite's own staging files, a full one for anything else), and removed from
  * staging once every message naming them is done.
  */
@@ -33,7 +34,7 @@ describe('inferencer tensor files', () => {
     const file = path.join(root, 'staging', 'a', 'ok.npy');
     await writeFile(file, npy);
     const buffer = new ArrayBuffer(data.byteLength * 3);
-    await readTensorInto(file, tensor('staging/a/ok.npy'), new Uint8Array(buffer, data.byteLength, data.byteLength), { verifySha256: false });
+    readTensorInto(file, tensor('staging/a/ok.npy'), new Uint8Array(buffer, data.byteLength, data.byteLength), { verifySha256: false });
     assert.deepEqual([...new Float32Array(buffer, data.byteLength, data.length)], [...data]);
     assert.ok(new Float32Array(buffer, 0, data.length).every((v) => v === 0), 'the neighbouring slots are untouched');
   });
@@ -48,9 +49,9 @@ describe('inferencer tensor files', () => {
     for (const [name, bytes, t, code, reason] of cases) {
       const file = path.join(root, 'staging', 'a', name);
       await writeFile(file, bytes);
-      await assert.rejects(readTensorInto(file, t, new Uint8Array(data.byteLength), { verifySha256: false }), (e: { code?: string; message: string }) => e.code === code && reason.test(e.message), name);
+      assert.throws(() => readTensorInto(file, t, new Uint8Array(data.byteLength), { verifySha256: false }), (e: { code?: string; message: string }) => e.code === code && reason.test(e.message), name);
     }
-    await assert.rejects(readTensorInto(path.join(root, 'staging', 'a', 'gone.npy'), tensor('staging/a/gone.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_FOUND' });
+    assert.throws(() => readTensorInto(path.join(root, 'staging', 'a', 'gone.npy'), tensor('staging/a/gone.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_FOUND' });
   });
 
   it('reads a valid header written another way (as numpy writes it), and refuses a directory or a FIFO without hanging', async () => {
@@ -65,22 +66,22 @@ describe('inferencer tensor files', () => {
     const file = path.join(root, 'staging', 'a', 'v2.npy');
     await writeFile(file, v2);
     const target = new Uint8Array(data.byteLength);
-    await readTensorInto(file, tensor('staging/a/v2.npy', v2), target, { verifySha256: true });
+    readTensorInto(file, tensor('staging/a/v2.npy', v2), target, { verifySha256: true });
     assert.deepEqual([...new Float32Array(target.buffer)], [...data]);
     await mkdir(path.join(root, 'staging', 'a', 'dir.npy'), { recursive: true });
-    await assert.rejects(readTensorInto(path.join(root, 'staging', 'a', 'dir.npy'), tensor('staging/a/dir.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_REGULAR' });
+    assert.throws(() => readTensorInto(path.join(root, 'staging', 'a', 'dir.npy'), tensor('staging/a/dir.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_REGULAR' });
     const fifo = path.join(root, 'staging', 'a', 'fifo.npy');
     await promisify(execFile)('mkfifo', [fifo]);
-    await assert.rejects(readTensorInto(fifo, tensor('staging/a/fifo.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_REGULAR' });
+    assert.throws(() => readTensorInto(fifo, tensor('staging/a/fifo.npy'), new Uint8Array(data.byteLength), { verifySha256: false }), { code: 'FILE_NOT_REGULAR' });
   });
 
   it('hashes a file that is not the suite\'s own, and refuses one that was replaced', async () => {
     const file = path.join(root, 'elsewhere.npy');
     await writeFile(file, npy);
-    await readTensorInto(file, tensor('elsewhere.npy'), new Uint8Array(data.byteLength), { verifySha256: true });
+    readTensorInto(file, tensor('elsewhere.npy'), new Uint8Array(data.byteLength), { verifySha256: true });
     const other = encodeNpy({ dtype: 'float32', shape: [1, 2, 3, 4], data: data.map((v) => v + 1) });
     await writeFile(file, other);
-    await assert.rejects(readTensorInto(file, tensor('elsewhere.npy'), new Uint8Array(data.byteLength), { verifySha256: true }), (e: { code?: string; message: string }) => e.code === 'INPUT_MALFORMED' && /SHA-256/.test(e.message));
+    assert.throws(() => readTensorInto(file, tensor('elsewhere.npy'), new Uint8Array(data.byteLength), { verifySha256: true }), (e: { code?: string; message: string }) => e.code === 'INPUT_MALFORMED' && /SHA-256/.test(e.message));
   });
 
   it('removes a staging file once the last message holding it is done, and its directory once empty; never a file outside staging', async () => {

@@ -54,6 +54,7 @@ function fakeSessions() {
       outputs: [{ name: 'softmax_0.tmp_0', dtype: 'float32', shape: [-1, 2] }],
       run: () => Promise.resolve([]),
       runBatch: (req) => Promise.resolve({ inferMs: 1, postprocessMs: 0, items: req.geometries.map(() => ({ outputs: { label: '0', score: 0.9, top: [{ label: '0', score: 0.9 }] }, label: '0', score: 0.9 })) }),
+      runFiles: (req) => Promise.resolve({ inferMs: 1, postprocessMs: 0, items: req.items.map(() => ({ outputs: { label: '0', score: 0.9 }, label: '0', score: 0.9 })) }),
       release: () => {
         rec.released = true;
         return Promise.resolve();

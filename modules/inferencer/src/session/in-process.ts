@@ -2,7 +2,7 @@
  * A session on the calling thread, for the container self-check and tests of the session layer;
  * the module itself runs its sessions in the worker pool (pool.ts). Same provider selection.
  */
-import { runBatchOn } from './batch-core.js';
+import { BatchBuffers, runBatchOn, runFilesOn } from './batch-core.js';
 import { knownCuda, learnCuda, openModelSession } from './open.js';
 import { ORT_BACKEND, type SessionBackend } from './ort.js';
 import type { ModelSession, SessionOptions } from './types.js';
@@ -16,6 +16,7 @@ export async function openSession(modelPath: string, options: SessionOptions, ba
   const opened = await openModelSession(backend, modelPath, options, knownCuda(options.cudaDeviceId));
   learnCuda(options.cudaDeviceId, opened.cuda);
   const s = opened.session;
+  const buffers = new BatchBuffers();
   return {
     provider: opened.provider,
     fallbackReason: opened.fallbackReason,
@@ -23,6 +24,7 @@ export async function openSession(modelPath: string, options: SessionOptions, ba
     outputs: s.outputs,
     run: (inputName, input) => s.run(inputName, input),
     runBatch: (request) => runBatchOn(s, request),
+    runFiles: (request) => runFilesOn(s, request, buffers),
     release: () => s.release(),
   };
 }

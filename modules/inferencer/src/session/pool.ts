@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { EdgeMLError, type ErrorCode, type Logger, ERROR_CODES } from '@edgeml/shared';
 import { knownCuda, learnCuda } from './open.js';
 import { transferables, type OpenReply, type WorkerReply, type WorkerReplyValue, type WorkerRequest } from './protocol.js';
-import type { BatchRequest, BatchResponse, ModelSession, OutputTensor, SessionOptions, SessionTensor } from './types.js';
+import type { BatchRequest, BatchResponse, FilesBatchRequest, ModelSession, OutputTensor, SessionOptions, SessionTensor } from './types.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Request = DistributiveOmit<WorkerRequest, 'id'>;
@@ -161,6 +161,10 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
         async runBatch(request: BatchRequest) {
           if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
           return (await call(host, { op: 'runBatch', sessionId: reply.sessionId, request }, transferables([request.input.data]))) as BatchResponse;
+        },
+        async runFiles(request: FilesBatchRequest) {
+          if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
+          return (await call(host, { op: 'runFiles', sessionId: reply.sessionId, request })) as BatchResponse;
         },
         release() {
           released ??= (async () => {

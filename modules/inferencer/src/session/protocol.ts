@@ -3,12 +3,13 @@
  * answers each exactly once. Tensor data travels as transferred ArrayBuffers (no copy).
  */
 import type { CudaState } from './open.js';
-import type { BatchRequest, BatchResponse, ExecutionProviderName, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './types.js';
+import type { BatchRequest, BatchResponse, ExecutionProviderName, FilesBatchRequest, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './types.js';
 
 export type WorkerRequest =
   | { readonly id: number; readonly op: 'open'; readonly modelPath: string; readonly options: SessionOptions; readonly cuda: CudaState }
   | { readonly id: number; readonly op: 'run'; readonly sessionId: number; readonly inputName: string; readonly input: SessionTensor }
   | { readonly id: number; readonly op: 'runBatch'; readonly sessionId: number; readonly request: BatchRequest }
+  | { readonly id: number; readonly op: 'runFiles'; readonly sessionId: number; readonly request: FilesBatchRequest }
   | { readonly id: number; readonly op: 'release'; readonly sessionId: number };
 
 export interface OpenReply {

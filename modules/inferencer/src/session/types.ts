@@ -6,6 +6,7 @@
  */
 import type { ImageGeometry } from '@edgeml/shared';
 import type { PostprocessorSpec, PostprocessResult } from '../postprocess/types.js';
+import type { TensorRef } from '../tensor-file.js';
 
 export type ExecutionProviderChoice = 'auto' | 'cuda' | 'cpu';
 export type ExecutionProviderName = 'cuda' | 'cpu';
@@ -51,7 +52,28 @@ export interface BatchRequest {
   readonly geometries: readonly (ImageGeometry | undefined)[];
 }
 
-/** A post-processing failure of one item; the rest of the batch is unaffected. */
+/** One tensor of a batch, read from its file where the session runs (tensor-file.ts). */
+export interface FileItem {
+  /** Absolute, resolved path of the `.npy`. */
+  readonly file: string;
+  readonly tensor: TensorRef;
+  /** True for a file outside the suite's staging area. */
+  readonly verifySha256: boolean;
+  readonly geometry: ImageGeometry | undefined;
+}
+
+/** A batch whose tensors are read from their files, straight into one batch buffer, where the session runs. */
+export interface FilesBatchRequest {
+  readonly inputName: string;
+  readonly dtype: 'float32' | 'uint8';
+  /** Shape of one item, without the batch dimension. */
+  readonly itemShape: readonly number[];
+  readonly items: readonly FileItem[];
+  readonly postprocessor: PostprocessorSpec;
+  readonly labels: readonly string[];
+}
+
+/** A failure of one item (its file, or its post-processing); the rest of the batch is unaffected. */
 export interface ItemFailure {
   readonly code: string;
   readonly message: string;
@@ -60,11 +82,8 @@ export interface ItemFailure {
 export interface BatchResponse {
   /** Time of the model run alone, in ms. */
   readonly inferMs: number;
-  /**
-   * The request's input data, handed back for the next batch (a worker moves it back; allocating and
-   * zero-filling a fresh buffer per batch cost more than the copy it avoids). Absent when not handed back.
-   */
-  readonly input?: TensorData;
+  /** Time of reading the items' files (files batches only), in ms. */
+  readonly readMs?: number;
   /** Time of slicing and post-processing every item, in ms. */
   readonly postprocessMs: number;
   readonly items: readonly (PostprocessResult | ItemFailure)[];
@@ -81,6 +100,11 @@ export interface ModelSession {
   run(inputName: string, input: SessionTensor): Promise<OutputTensor[]>;
   /** Runs a batch, slices it per item and post-processes each. @throws EdgeMLError INFERENCE_FAILED (the whole run failed) */
   runBatch(request: BatchRequest): Promise<BatchResponse>;
+  /**
+   * Reads each item's tensor file into one batch buffer, runs the items that read well, post-processes
+   * each; one result or failure per item, in order. @throws EdgeMLError INFERENCE_FAILED (the whole run failed)
+   */
+  runFiles(request: FilesBatchRequest): Promise<BatchResponse>;
   /** Frees the native session. Idempotent. */
   release(): Promise<void>;
 }

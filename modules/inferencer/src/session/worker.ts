@@ -5,15 +5,16 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { errorCode, errorMessage } from '@edgeml/shared';
-import { runBatchOn } from './batch-core.js';
+import { BatchBuffers, runBatchOn, runFilesOn } from './batch-core.js';
 import { openModelSession } from './open.js';
 import { ORT_BACKEND, type BackendSession } from './ort.js';
-import { transferables, type WorkerReply, type WorkerRequest } from './protocol.js';
+import type { WorkerReply, WorkerRequest } from './protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('session/worker.ts runs as a worker thread only');
 
 const sessions = new Map<number, BackendSession>();
+const buffers = new BatchBuffers();
 let nextSessionId = 1;
 
 const sessionOf = (id: number): BackendSession => {
@@ -41,9 +42,12 @@ async function handle(req: WorkerRequest): Promise<void> {
       }
       case 'runBatch': {
         const out = await runBatchOn(sessionOf(req.sessionId), req.request);
-        // The input buffer goes back to the main thread for its next batch (the run no longer needs it).
-        const input = req.request.input.data;
-        port!.postMessage({ id: req.id, ok: true, value: { ...out, input } } satisfies WorkerReply, transferables([input]));
+        port!.postMessage({ id: req.id, ok: true, value: out } satisfies WorkerReply);
+        return;
+      }
+      case 'runFiles': {
+        const out = await runFilesOn(sessionOf(req.sessionId), req.request, buffers);
+        port!.postMessage({ id: req.id, ok: true, value: out } satisfies WorkerReply);
         return;
       }
       case 'release': {
