@@ -2,29 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
-import {
-  createLogger,
-  createMemoryEdgeClient,
-  createTwinConfigBinder,
-  dataPaths,
-  EdgeMLError,
-  Registry,
-  SCHEMAS,
-  type ArtifactMessage,
-  type CompletionMessage,
-  type DataPaths,
-} from '@edgeml/shared';
-import { buildUploaderConfig, createUploaderApp, md5Base64, UPLOADER_CONFIG_SCHEMA, type UploadRequest, type UploadResult, type UploadSink, type UploaderConfig } from '@edgeml/uploader';
+import { createMemoryEdgeClient, dataPaths, EdgeMLError, Registry, type ArtifactMessage, type CompletionMessage, type DataPaths } from '@edgeml/shared';
+import { createUploaderApp, md5Base64, type UploadRequest, type UploadResult, type UploadSink } from '@edgeml/uploader';
+import { config, logger, sha, stagedArtifact } from './fixtures.js';
 
-const logger = createLogger({ name: 'test', level: 'silent' });
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-function config(desired: Record<string, unknown>): UploaderConfig {
-  const r = createTwinConfigBinder<UploaderConfig>({ schema: UPLOADER_CONFIG_SCHEMA, build: buildUploaderConfig, apply: () => Promise.resolve(), report: () => Promise.resolve(), logger }).validate(desired);
-  if ('problems' in r) throw new Error(r.problems.join('; '));
-  return r.config;
-}
 
 /** A sink that fails the names it is told to, the way the real ones fail. */
 class ScriptedSink implements UploadSink {
@@ -47,22 +29,6 @@ class ScriptedSink implements UploadSink {
   }
 }
 
-async function artifact(paths: DataPaths, n: number): Promise<ArtifactMessage> {
-  const content = Buffer.from(`content-${n}`);
-  const id = sha(`src-${n}`);
-  await mkdir(path.join(paths.staging, id), { recursive: true });
-  await writeFile(path.join(paths.staging, id, 'a.png'), content);
-  return {
-    schema: SCHEMAS.artifact,
-    id,
-    messageId: `m-${n}`,
-    source: { path: `inbox/${n}.jpg`, sha256: id, sizeBytes: 1, detectedAt: '2026-11-24T10:00:00Z' },
-    part: 'artifact',
-    expectedParts: ['artifact'],
-    artifact: { path: `staging/${id}/a.png`, sha256: sha(content), sizeBytes: content.length, kind: 'image', format: 'png', contentType: 'image/png', metadata: {} },
-    createdAt: '2026-11-24T10:00:01Z',
-  };
-}
 
 describe('uploader app with a scripted sink', function () {
   this.timeout(20_000);
@@ -81,7 +47,7 @@ describe('uploader app with a scripted sink', function () {
     await app.configure(config(desired), undefined);
     await app.start();
     const messages = [];
-    for (let i = 0; i < n; i++) messages.push(await artifact(paths, i));
+    for (let i = 0; i < n; i++) messages.push(await stagedArtifact(paths, i));
     for (const m of messages) await edge.deliver('artifacts', m);
     return { edge, app, messages, completions: () => edge.sentTo('completed').map((m) => m.json as CompletionMessage).filter((c) => c.outcome !== 'held') };
   };
@@ -127,7 +93,7 @@ describe('uploader app with a scripted sink', function () {
       const m = t.messages[0] as ArtifactMessage;
       await assert.rejects(writeFile(path.join(paths.root, m.artifact.path), 'x', { flag: 'r+' }), /ENOENT/, 'staging file deleted');
       // The transformer re-emits (after a timeout): the file is staged again, the ledger answers.
-      const again = await artifact(paths, 0);
+      const again = await stagedArtifact(paths, 0);
       await t.edge.deliver('artifacts', again);
       assert.ok(await t.app.idle(5_000));
       assert.equal(t.completions().length, 2);

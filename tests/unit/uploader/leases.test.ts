@@ -4,23 +4,20 @@
  * once the part is uploaded.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, createMemoryEdgeClient, createTwinConfigBinder, dataPaths, Registry, SCHEMAS, type ArtifactMessage, type CompletionMessage, type DataPaths } from '@edgeml/shared';
-import { buildUploaderConfig, createUploaderApp, DurableQueue, md5Base64, UPLOADER_CONFIG_SCHEMA, UPLOADER_DEFAULTS, type UploadSink, type UploaderConfig } from '@edgeml/uploader';
+import { createMemoryEdgeClient, dataPaths, Registry, type CompletionMessage, type DataPaths } from '@edgeml/shared';
+import { createUploaderApp, DurableQueue, md5Base64, UPLOADER_DEFAULTS, type UploadSink } from '@edgeml/uploader';
+import { config, logger, sleep, stagedArtifact } from './fixtures.js';
 
 /** better-sqlite3 as the uploader resolves it (to write a queue file in an older layout). */
 const Database = createRequire(new URL('../../../modules/uploader/package.json', import.meta.url))('better-sqlite3') as typeof BetterSqlite3;
 
 type P = { type: 'file'; name: string; ack: { id: string } } | { type: 'batch'; name: string };
 type A = { id: string };
-const logger = createLogger({ name: 'test', level: 'silent' });
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('uploader leases', function () {
   this.timeout(20_000);
@@ -118,28 +115,7 @@ describe('uploader leases', function () {
       await mkdir(paths.staging, { recursive: true });
     });
 
-    const config = (desired: Record<string, unknown>): UploaderConfig => {
-      const r = createTwinConfigBinder<UploaderConfig>({ schema: UPLOADER_CONFIG_SCHEMA, build: buildUploaderConfig, apply: () => Promise.resolve(), report: () => Promise.resolve(), logger }).validate(desired);
-      if ('problems' in r) throw new Error(r.problems.join('; '));
-      return r.config;
-    };
 
-    const artifact = async (n: number): Promise<ArtifactMessage> => {
-      const content = Buffer.from(`content-${n}`);
-      const id = sha(`src-${n}`);
-      await mkdir(path.join(paths.staging, id), { recursive: true });
-      await writeFile(path.join(paths.staging, id, 'a.png'), content);
-      return {
-        schema: SCHEMAS.artifact,
-        id,
-        messageId: `m-${n}`,
-        source: { path: `inbox/${n}.jpg`, sha256: id, sizeBytes: 1, detectedAt: '2026-11-24T10:00:00Z' },
-        part: 'artifact',
-        expectedParts: ['artifact'],
-        artifact: { path: `staging/${id}/a.png`, sha256: sha(content), sizeBytes: content.length, kind: 'image', format: 'png', contentType: 'image/png', metadata: {} },
-        createdAt: '2026-11-24T10:00:01Z',
-      };
-    };
 
     it('holds each accepted part with leaseMs, renews while the sink is down (bounded per pass), and stops once uploaded', async () => {
       let down = true;
@@ -160,7 +136,7 @@ describe('uploader leases', function () {
       await app.start();
       const completions = (): CompletionMessage[] => edge.sentTo('completed').map((m) => m.json as CompletionMessage);
       try {
-        const messages = await Promise.all([0, 1, 2, 3, 4].map((n) => artifact(n)));
+        const messages = await Promise.all([0, 1, 2, 3, 4].map((n) => stagedArtifact(paths, n)));
         for (const m of messages) await edge.deliver('artifacts', m);
         await sleep(100);
         const accepted = completions();
@@ -174,7 +150,8 @@ describe('uploader leases', function () {
         const held = completions().filter((c) => c.outcome === 'held');
         for (const m of messages) {
           const renewals = held.filter((c) => c.id === m.id).length;
-          assert.ok(renewals >= 4 && renewals <= 8, `${m.id.slice(0, 6)}: ${renewals} held while down 2 s with a 1 s lease`);
+          // About 4 (one per half lease); fewer only if this machine is very busy.
+          assert.ok(renewals >= 2 && renewals <= 8, `${m.id.slice(0, 6)}: ${renewals} held while down 2 s with a 1 s lease`);
         }
         // Renewals (after the 5 acceptances and the re-offer) come at most a batch (3) per pass (50 ms).
         const times = held.slice(6).map((c) => Date.parse(c.createdAt));
@@ -209,9 +186,13 @@ describe('uploader leases', function () {
       await app.start();
       const held = (): CompletionMessage[] => edge.sentTo('completed').map((m) => m.json as CompletionMessage).filter((c) => c.outcome === 'held');
       try {
-        for (let i = 0; i < 30; i++) await edge.deliver('artifacts', await artifact(i));
-        // A burst is announced with leases that grow with it, so its renewals never all fall due at once.
-        const accepted = held().slice(0, 30).map((c) => c.leaseMs ?? 0);
+        for (let i = 0; i < 30; i++) await edge.deliver('artifacts', await stagedArtifact(paths, i));
+        // A burst is announced with leases that grow with it, so its renewals never all fall due at
+        // once. (The acceptance of each part is its first held; renewals may come in between.)
+        const firstHeld = new Map<string, number>();
+        for (const c of held()) if (!firstHeld.has(c.id)) firstHeld.set(c.id, c.leaseMs ?? 0);
+        const accepted = [...firstHeld.values()];
+        assert.equal(accepted.length, 30);
         assert.ok(accepted.every((l, i) => i === 0 || l >= accepted[i - 1]!), `non-decreasing: ${accepted.join(', ')}`);
         assert.equal(accepted.at(-1), 3_000, '2 × 30 parts / 20 per second');
         await sleep(700);

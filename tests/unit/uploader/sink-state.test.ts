@@ -4,34 +4,14 @@
  * runs for real around a scripted sink whose behaviour follows the credentials it was built with.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  createLogger,
-  createMemoryEdgeClient,
-  createTwinConfigBinder,
-  dataPaths,
-  EdgeMLError,
-  Registry,
-  SCHEMAS,
-  type AlertMessage,
-  type ArtifactMessage,
-  type CompletionMessage,
-  type DataPaths,
-} from '@edgeml/shared';
-import { buildUploaderConfig, CREDENTIAL_ENV, createUploaderApp, md5Base64, UPLOADER_CONFIG_SCHEMA, type StorageCredentials, type UploadRequest, type UploadResult, type UploadSink, type UploaderConfig } from '@edgeml/uploader';
+import { createMemoryEdgeClient, dataPaths, EdgeMLError, Registry, type AlertMessage, type CompletionMessage, type DataPaths } from '@edgeml/shared';
+import { CREDENTIAL_ENV, createUploaderApp, md5Base64, type StorageCredentials, type UploadRequest, type UploadResult, type UploadSink } from '@edgeml/uploader';
+import { config, logger, sha, sleep, stagedArtifact } from './fixtures.js';
 
-const logger = createLogger({ name: 'test', level: 'silent' });
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function config(desired: Record<string, unknown>): UploaderConfig {
-  const r = createTwinConfigBinder<UploaderConfig>({ schema: UPLOADER_CONFIG_SCHEMA, build: buildUploaderConfig, apply: () => Promise.resolve(), report: () => Promise.resolve(), logger }).validate(desired);
-  if ('problems' in r) throw new Error(r.problems.join('; '));
-  return r.config;
-}
 
 const denied = (): EdgeMLError => new EdgeMLError('SINK_PERMISSION_DENIED', 'upload refused (403 AuthenticationFailed): the SAS expired');
 
@@ -73,22 +53,6 @@ class ScriptedSink implements UploadSink {
   }
 }
 
-async function artifact(paths: DataPaths, n: number): Promise<ArtifactMessage> {
-  const content = Buffer.from(`content-${n}`);
-  const id = sha(`src-${n}`);
-  await mkdir(path.join(paths.staging, id), { recursive: true });
-  await writeFile(path.join(paths.staging, id, 'a.png'), content);
-  return {
-    schema: SCHEMAS.artifact,
-    id,
-    messageId: `m-${n}`,
-    source: { path: `inbox/${n}.jpg`, sha256: id, sizeBytes: 1, detectedAt: '2026-11-24T10:00:00Z' },
-    part: 'artifact',
-    expectedParts: ['artifact'],
-    artifact: { path: `staging/${id}/a.png`, sha256: sha(content), sizeBytes: content.length, kind: 'image', format: 'png', contentType: 'image/png', metadata: {} },
-    createdAt: '2026-11-24T10:00:01Z',
-  };
-}
 
 describe('uploader sink state: pause, alert once, resume', function () {
   this.timeout(20_000);
@@ -136,7 +100,7 @@ describe('uploader sink state: pause, alert once, resume', function () {
     const t = await start(service, {});
     try {
       const messages = [];
-      for (let i = 0; i < 12; i++) messages.push(await artifact(paths, i));
+      for (let i = 0; i < 12; i++) messages.push(await stagedArtifact(paths, i));
       for (const m of messages.slice(0, 4)) await t.edge.deliver('artifacts', m);
       assert.ok(await t.app.idle(5_000));
       assert.equal(t.completions().length, 4);
@@ -180,7 +144,7 @@ describe('uploader sink state: pause, alert once, resume', function () {
     await writeFile(secretFile, 'sas-1');
     const t = await start(service, { concurrency: 1 });
     try {
-      for (let i = 0; i < 4; i++) await t.edge.deliver('artifacts', await artifact(paths, i));
+      for (let i = 0; i < 4; i++) await t.edge.deliver('artifacts', await stagedArtifact(paths, i));
       assert.ok(await t.app.idle(8_000));
       const bad = t.completions().find((c) => c.id === sha('src-1'));
       assert.deepEqual([bad?.outcome, bad?.code], ['deadLettered', 'SINK_PERMISSION_DENIED']);
@@ -205,12 +169,12 @@ describe('uploader sink state: pause, alert once, resume', function () {
       const t = await start(service, { concurrency: 1 });
       try {
         dropNext = 1;
-        for (let i = 0; i < 3; i++) await t.edge.deliver('artifacts', await artifact(paths, i));
+        for (let i = 0; i < 3; i++) await t.edge.deliver('artifacts', await stagedArtifact(paths, i));
         assert.ok(await t.app.idle(5_000));
         assert.equal(t.completions().length, 3);
         assert.deepEqual(t.alerts(), [], 'a blip is no alert');
         outage = true;
-        for (let i = 3; i < 6; i++) await t.edge.deliver('artifacts', await artifact(paths, i));
+        for (let i = 3; i < 6; i++) await t.edge.deliver('artifacts', await stagedArtifact(paths, i));
         await sleep(800);
         assert.deepEqual([t.sinkStatus().state, t.sinkStatus().cause], ['paused', 'unreachable']);
         assert.deepEqual(t.alerts().map((a) => [a.severity, a.code]), [['warning', 'SINK_UNAVAILABLE']]);
@@ -232,7 +196,7 @@ describe('uploader sink state: pause, alert once, resume', function () {
     service.accepted.add('sas-1');
     const t = await start(service, {});
     try {
-      await t.edge.deliver('artifacts', await artifact(paths, 0));
+      await t.edge.deliver('artifacts', await stagedArtifact(paths, 0));
       await sleep(200);
       assert.equal(t.sinkStatus().state, 'unconfigured');
       assert.equal(t.sinkStatus().code, 'CONFIG_INVALID');

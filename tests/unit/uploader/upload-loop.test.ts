@@ -3,15 +3,13 @@
  * which order against the file it deletes.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger, createMemoryEdgeClient, createTwinConfigBinder, dataPaths, Registry, type DataPaths } from '@edgeml/shared';
+import { createMemoryEdgeClient, dataPaths, Registry, type DataPaths } from '@edgeml/shared';
 import {
   Acknowledger,
-  buildUploaderConfig,
   createLogOnce,
   DurableQueue,
   md5Base64,
@@ -20,25 +18,17 @@ import {
   RateLimiter,
   Settings,
   SinkState,
-  UPLOADER_CONFIG_SCHEMA,
   UPLOADER_DEFAULTS,
   UploaderMetrics,
   UploadLoop,
   type ItemPayload,
   type PartAck,
-  type UploaderConfig,
   type UploaderContext,
   type UploadSink,
 } from '@edgeml/uploader';
+import { config, logger, sha } from './fixtures.js';
 
-const logger = createLogger({ name: 'test', level: 'silent' });
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-function config(desired: Record<string, unknown>): UploaderConfig {
-  const r = createTwinConfigBinder<UploaderConfig>({ schema: UPLOADER_CONFIG_SCHEMA, build: buildUploaderConfig, apply: () => Promise.resolve(), report: () => Promise.resolve(), logger }).validate(desired);
-  if ('problems' in r) throw new Error(r.problems.join('; '));
-  return r.config;
-}
 
 const okSink: UploadSink = {
   kind: 'blob',
