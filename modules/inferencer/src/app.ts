@@ -46,7 +46,7 @@ export interface InferencerApp extends ModuleApp<InferencerConfig> {
   /** Re-runs the verified swap for one profile (or all) from its configured entry. */
   reloadModel(profile?: string): Promise<Record<string, unknown>>;
   /** The model serving a profile, if any. */
-  serving(profile: string): { name: string; version: string; sha256: string; provider: string } | undefined;
+  serving(profile: string): { name: string; version: string; sha256: string; digest: string; provider: string } | undefined;
 }
 
 export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOptions = {}): InferencerApp {
@@ -77,7 +77,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     onSessionsLost: (sessions) => models.sessionsLost(sessions),
   });
   const models: ModelServing = new ModelServing({
-    store: createFileModelStore(paths.models, options.fetch === undefined ? {} : { fetch: options.fetch }),
+    store: createFileModelStore(paths.models, { env: deps.env, logger, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) }),
     openSession: (file, sessionOptions) => pool.open(file, sessionOptions),
     logger,
     now: deps.now,
@@ -170,7 +170,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
 
     serving(profile) {
       const m = models.serving(profile);
-      return m === undefined ? undefined : { name: m.entry.name, version: m.entry.version, sha256: m.sha256, provider: m.session.provider };
+      return m === undefined ? undefined : { name: m.name, version: m.version, sha256: m.sha256, digest: m.digest, provider: m.session.provider };
     },
   };
   return app;

@@ -3,6 +3,7 @@
  * frozen typed configuration built from it. The shared twin binder merges, validates, applies or
  * rejects, and reports.
  */
+import { referenceProblems } from '@edgeml/shared';
 import type { ExecutionProviderChoice } from './session/types.js';
 
 /** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm. */
@@ -33,11 +34,13 @@ export const PROFILE_PATTERN = '^[a-z][a-z0-9_-]{0,31}$';
 const MODEL_ENTRY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'version'],
+  // A model from the store or a URL is named; an OCI artifact names itself (its model manifest).
+  anyOf: [{ required: ['name', 'version'] }, { required: ['artifact'] }],
   properties: {
     name: { type: 'string', pattern: NAME_PATTERN },
     version: { type: 'string', pattern: NAME_PATTERN },
     uri: { type: 'string', minLength: 1, maxLength: 4096 },
+    artifact: { type: 'string', minLength: 1, maxLength: 512, description: 'OCI reference registry/repository@sha256:… (or :tag, resolved to a digest)' },
     sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     maxBatchSize: { type: 'integer', minimum: 1, maximum: 256 },
     preferredBatchSizes: { type: 'array', maxItems: 16, uniqueItems: true, items: { type: 'integer', minimum: 1, maximum: 256 } },
@@ -78,11 +81,17 @@ export const INFERENCER_CONFIG_SCHEMA = {
   },
 } as const;
 
-/** Where a model comes from: the store (no `uri`), a store-relative path, or an http(s) / Blob SAS URL. */
+/**
+ * Where a model comes from: the store (no `uri`), a store-relative path, an http(s) / Blob SAS URL,
+ * or an OCI artifact (`artifact`). `name` and `version` are required unless `artifact` is given
+ * (then, when given, they must match the artifact's model manifest).
+ */
 export interface ModelEntry {
-  readonly name: string;
-  readonly version: string;
+  readonly name?: string;
+  readonly version?: string;
   readonly uri?: string;
+  /** OCI reference `registry/repository@sha256:…` (or `:tag`). */
+  readonly artifact?: string;
   readonly sha256?: string;
   /** This model's largest batch (capped by the global maxBatchSize); default from the model's manifest for its provider. */
   readonly maxBatchSize?: number;
@@ -125,6 +134,10 @@ export function buildInferencerConfig(validated: Record<string, unknown>): { con
       const cap = Math.min(cfg.maxBatchSize, entry.maxBatchSize ?? cfg.maxBatchSize);
       const over = sorted.filter((p) => p > cap);
       if (over.length > 0) problems.push(`/models/${profile}/preferredBatchSizes: ${over.join(', ')} exceed the model's largest batch (${cap})`);
+    }
+    if (entry.artifact !== undefined) {
+      problems.push(...referenceProblems(entry.artifact).map((p) => `/models/${profile}/artifact: ${p}`));
+      if (entry.uri !== undefined) problems.push(`/models/${profile}: give uri or artifact, not both`);
     }
     if (entry.uri === undefined) continue;
     const isUrl = /^https?:\/\//i.test(entry.uri);

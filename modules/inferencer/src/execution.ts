@@ -66,7 +66,7 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
       });
       if (response.inferMs > 0) metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
       metrics.postprocessTime.observe({ profile }, response.postprocessMs / 1000);
-      const resultModel: ResultModel = { name: model.entry.name, version: model.entry.version, sha256: model.sha256, provider: model.session.provider };
+      const resultModel: ResultModel = { name: model.name, version: model.version, sha256: model.sha256, digest: model.digest, provider: model.session.provider };
       runnable.forEach((i, n) => {
         const item = response.items[n];
         if (item === undefined) out[i] = new EdgeMLError('INTERNAL', `the session returned ${response.items.length} results for ${runnable.length} items`);

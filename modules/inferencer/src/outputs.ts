@@ -27,6 +27,8 @@ export interface ResultModel {
   readonly name: string;
   readonly version: string;
   readonly sha256: string;
+  /** The OCI artifact's manifest digest, else `sha256:<model.onnx>`. */
+  readonly digest: string;
   readonly provider: string;
 }
 
@@ -69,7 +71,7 @@ export class Outputs {
       source: msg.source,
       part: msg.part,
       expectedParts: msg.expectedParts,
-      model: { name: model.name, version: model.version, sha256: model.sha256 },
+      model: { name: model.name, version: model.version, sha256: model.sha256, digest: model.digest },
       runtime: { provider: model.provider, batchSize: runtime.batchSize, queueMs: round3(runtime.queueMs), inferMs: round3(runtime.inferMs) },
       outputs: post.outputs,
       createdAt: this.#o.now().toISOString(),
@@ -85,6 +87,7 @@ export class Outputs {
       profile,
       model: model.name,
       modelVersion: model.version,
+      modelDigest: model.digest,
       provider: model.provider,
       ...(post.label === undefined ? {} : { label: post.label }),
       ...(post.score === undefined ? {} : { score: String(post.score) }),

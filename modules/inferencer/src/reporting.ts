@@ -48,7 +48,7 @@ export class Reporting {
       models: Object.fromEntries(
         models.profiles().map((p) => {
           const m = models.serving(p);
-          return [p, m === undefined ? null : { name: m.entry.name, version: m.entry.version, provider: m.session.provider }];
+          return [p, m === undefined ? null : { name: m.name, version: m.version, digest: m.digest, provider: m.session.provider }];
         }),
       ),
       queue: { depth: batches.depth(), admittedItems: admission.items, admittedBytes: admission.bytes, maxQueueItems: admission.maxItems, maxQueueBytes: admission.maxBytes, batchesInFlight: batches.inFlight() },
@@ -78,8 +78,8 @@ export class Reporting {
   async modelRefused(profile: string, failure: ModelFailure, current: LoadedModel | undefined): Promise<void> {
     this.#p.counts.swapFailures++;
     this.#p.metrics.swaps.inc({ profile, outcome: 'refused' });
-    const kept = current === undefined ? 'no model serves this profile' : `${current.entry.name}@${current.entry.version} keeps serving`;
-    await this.#p.outputs.alert('error', failure.code, `model ${failure.attempted.name}@${failure.attempted.version} refused for profile ${profile} (${kept}): ${failure.message}`, {
+    const kept = current === undefined ? 'no model serves this profile' : `${current.name}@${current.version} keeps serving`;
+    await this.#p.outputs.alert('error', failure.code, `model ${failure.attempted.name !== undefined ? `${failure.attempted.name}@${failure.attempted.version ?? '?'}` : (failure.attempted.artifact ?? '?')} refused for profile ${profile} (${kept}): ${failure.message}`, {
       details: { profile, attempted: failure.attempted },
     });
   }

@@ -161,7 +161,8 @@ export interface InferenceResultMessage {
   readonly source: SourceRef;
   readonly part: PartName;
   readonly expectedParts: readonly PartName[];
-  readonly model: { readonly name: string; readonly version: string; readonly sha256: string };
+  /** `digest`: the OCI artifact's manifest digest when the model came from a registry, else `sha256:<sha256>`. */
+  readonly model: { readonly name: string; readonly version: string; readonly sha256: string; readonly digest?: string };
   readonly runtime: { readonly provider: string; readonly batchSize: number; readonly queueMs: number; readonly inferMs: number };
   readonly outputs: Readonly<Record<string, unknown>>;
   readonly createdAt: string;

@@ -147,7 +147,7 @@ export const RESULT_MESSAGE_SCHEMA = {
     model: {
       type: 'object',
       required: ['name', 'version', 'sha256'],
-      properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex },
+      properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
     },
     runtime: {
       type: 'object',

@@ -209,11 +209,11 @@ export interface Harness {
 let version = 100;
 
 /** Runs the real inferencer module (runModule + in-memory edge client) on a fresh data root. */
-export async function startInferencer(initialDesired: Record<string, unknown> = {}, root?: string): Promise<Harness> {
+export async function startInferencer(initialDesired: Record<string, unknown> = {}, root?: string, env: Readonly<Record<string, string>> = {}): Promise<Harness> {
   const dataRoot = root ?? (await mkdtemp(path.join(tmpdir(), 'edgeml-inferencer-')));
   const client = createMemoryEdgeClient({ moduleId: 'inferencer', initialDesired });
   const running = await runModule(inferencerModule, {
-    env: { EDGEML_DATA_ROOT: dataRoot, EDGEML_METRICS_PORT: '0', EDGEML_LOG_LEVEL: process.env['EDGEML_TEST_LOG_LEVEL'] ?? 'silent' },
+    env: { EDGEML_DATA_ROOT: dataRoot, EDGEML_METRICS_PORT: '0', EDGEML_LOG_LEVEL: process.env['EDGEML_TEST_LOG_LEVEL'] ?? 'silent', ...env },
     argv: [],
     connect: () => Promise.resolve(client),
     twinWaitMs: 60_000,

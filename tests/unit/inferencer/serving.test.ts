@@ -26,14 +26,17 @@ function fakeStore(broken: ReadonlySet<string> = new Set()): ModelStore {
     clearStaging: () => Promise.resolve(),
     installBundled: () => Promise.resolve([]),
     stage(entry: ModelEntry): Promise<StagedModel> {
-      if (broken.has(entry.version)) return Promise.reject(Object.assign(new Error(`version ${entry.version} is corrupt`), { code: 'MODEL_INVALID' }));
+      // These fakes always name their models (only an OCI artifact entry may leave them out).
+      const name = entry.name!;
+      const version = entry.version!;
+      if (broken.has(version)) return Promise.reject(Object.assign(new Error(`version ${entry.version} is corrupt`), { code: 'MODEL_INVALID' }));
       return Promise.resolve({
         entry,
         file: `/fake/${entry.name}/${entry.version}/model.onnx`,
         sha256: 'a'.repeat(64),
         sizeBytes: 1,
         // Model names are `m-<profile>`: the manifest says which profile the model is for.
-        manifest: { ...clsManifest, name: entry.name, version: entry.version, preprocessing: { ...clsManifest.preprocessing, profile: entry.name.slice(2) } },
+        manifest: { ...clsManifest, name, version, preprocessing: { ...clsManifest.preprocessing, profile: name.slice(2) } },
         origin: 'store',
         commit: () => Promise.resolve(),
         discard: () => Promise.resolve(),

@@ -9,6 +9,7 @@ import { effectiveBatching, warmupBatchSizes } from '../batching.js';
 import type { InferencerConfig, ModelEntry } from '../config.js';
 import { signatureMismatch } from '../tensor-checks.js';
 import type { ModelSession, SessionOptions } from '../session/types.js';
+import type { ArtifactInfo } from './artifact-source.js';
 import type { ModelManifest } from './manifest.js';
 import type { ModelStore, StagedModel } from './store.js';
 import { warmUp } from './warmup.js';
@@ -18,6 +19,13 @@ export interface LoadedModel {
   readonly profile: string;
   /** Replaced in place when only batching settings change (no reload needed). */
   entry: ModelEntry;
+  /** The model's name and version (its manifest's; the twin's entry may leave them to an artifact). */
+  readonly name: string;
+  readonly version: string;
+  /** What results name as the model's digest: the OCI artifact's manifest digest, else `sha256:<model.onnx>`. */
+  readonly digest: string;
+  /** The OCI artifact it was pulled as. */
+  readonly artifact: ArtifactInfo | undefined;
   readonly manifest: ModelManifest;
   readonly sha256: string;
   readonly session: ModelSession;
@@ -34,7 +42,7 @@ export interface ModelFailure {
   readonly code: string;
   readonly message: string;
   readonly at: string;
-  readonly attempted: { name: string; version: string; uri?: string };
+  readonly attempted: { name?: string; version?: string; uri?: string; artifact?: string };
 }
 
 interface Slot {
@@ -76,9 +84,17 @@ const sessionOptionsOf = (c: InferencerConfig): SessionOptions => ({
 });
 
 /** Same model (batching settings aside): no reload needed. */
-const sameModel = (a: ModelEntry, b: ModelEntry): boolean => a.name === b.name && a.version === b.version && a.uri === b.uri && a.sha256 === b.sha256;
+const sameModel = (a: ModelEntry, b: ModelEntry): boolean => a.name === b.name && a.version === b.version && a.uri === b.uri && a.sha256 === b.sha256 && a.artifact === b.artifact;
 
-const describeEntry = (e: ModelEntry): ModelFailure['attempted'] => ({ name: e.name, version: e.version, ...(e.uri === undefined ? {} : { uri: redactUrl(e.uri) }) });
+const describeEntry = (e: ModelEntry): ModelFailure['attempted'] => ({
+  ...(e.name === undefined ? {} : { name: e.name }),
+  ...(e.version === undefined ? {} : { version: e.version }),
+  ...(e.uri === undefined ? {} : { uri: redactUrl(e.uri) }),
+  ...(e.artifact === undefined ? {} : { artifact: e.artifact }),
+});
+
+/** `name@version`, or the artifact reference, for messages. */
+export const entryLabel = (e: ModelEntry): string => (e.name !== undefined && e.version !== undefined ? `${e.name}@${e.version}` : (e.artifact ?? e.uri ?? '?'));
 
 export class ModelServing {
   readonly #o: ModelServingOptions;
@@ -175,7 +191,7 @@ export class ModelServing {
         try {
           const m = await this.#loadCandidate(p, entry, c);
           this.#swapIn(m);
-          out[p] = { outcome: 'swapped', name: m.entry.name, version: m.entry.version, sha256: m.sha256, provider: m.session.provider };
+          out[p] = { outcome: 'swapped', name: m.name, version: m.version, sha256: m.sha256, digest: m.digest, provider: m.session.provider };
         } catch (err: unknown) {
           const f = await this.#recordFailure(p, entry, err);
           failures.push(`${p}: ${f.code}: ${f.message}`);
@@ -214,9 +230,11 @@ export class ModelServing {
       const m = slot.current;
       out[profile] = {
         state: m === undefined ? 'none' : 'serving',
-        name: m?.entry.name ?? null,
-        version: m?.entry.version ?? null,
+        name: m?.name ?? null,
+        version: m?.version ?? null,
         sha256: m?.sha256 ?? null,
+        digest: m?.digest ?? null,
+        artifact: m?.artifact ?? null,
         origin: m?.origin ?? null,
         provider: m?.session.provider ?? null,
         fixedBatchOne: m?.fixedBatchOne ?? null,
@@ -274,11 +292,11 @@ export class ModelServing {
     let session: ModelSession | undefined;
     try {
       if (staged.manifest.preprocessing.profile !== profile) {
-        throw new EdgeMLError('MODEL_INVALID', `model ${entry.name}@${entry.version} is for profile ${staged.manifest.preprocessing.profile}, configured under ${profile}`);
+        throw new EdgeMLError('MODEL_INVALID', `model ${staged.manifest.name}@${staged.manifest.version} is for profile ${staged.manifest.preprocessing.profile}, configured under ${profile}`);
       }
       session = await this.#o.openSession(staged.file, sessionOptionsOf(c));
       const mismatch = signatureMismatch(session, staged.manifest);
-      if (mismatch !== undefined) throw new EdgeMLError('MODEL_INVALID', `model ${entry.name}@${entry.version} does not match its manifest: ${mismatch}`);
+      if (mismatch !== undefined) throw new EdgeMLError('MODEL_INVALID', `model ${staged.manifest.name}@${staged.manifest.version} does not match its manifest: ${mismatch}`);
       const batchDim = session.inputs[0]?.shape[0] ?? -1;
       const fixedBatchOne = batchDim === 1 || staged.manifest.inputs[0]!.shape[0] === 1;
       await warmUp(session, staged.manifest, warmupBatchSizes(effectiveBatching({ entry, manifest: staged.manifest, provider: session.provider, fixedBatchOne }, c)));
@@ -286,6 +304,10 @@ export class ModelServing {
       return {
         profile,
         entry,
+        name: staged.manifest.name,
+        version: staged.manifest.version,
+        digest: staged.artifact?.digest ?? `sha256:${staged.sha256}`,
+        artifact: staged.artifact,
         manifest: staged.manifest,
         sha256: staged.sha256,
         session,
@@ -308,7 +330,7 @@ export class ModelServing {
     const slot = this.#slots.get(profile) ?? { current: undefined, lastError: undefined };
     slot.lastError = failure;
     this.#slots.set(profile, slot);
-    const serving = slot.current === undefined ? 'no model serves this profile' : `${slot.current.entry.name}@${slot.current.entry.version} keeps serving`;
+    const serving = slot.current === undefined ? 'no model serves this profile' : `${slot.current.name}@${slot.current.version} keeps serving`;
     this.#o.logger.error({ err, profile, attempted: failure.attempted }, `model refused for profile ${profile}; ${serving}`);
     await this.#o.events.refused(profile, failure, slot.current);
     return failure;
@@ -322,7 +344,7 @@ export class ModelServing {
     slot.lastError = undefined;
     this.#slots.set(candidate.profile, slot);
     this.#o.logger.info(
-      { profile: candidate.profile, name: candidate.entry.name, version: candidate.entry.version, sha256: candidate.sha256, provider: candidate.session.provider, previous: old === undefined ? null : `${old.entry.name}@${old.entry.version}` },
+      { profile: candidate.profile, name: candidate.name, version: candidate.version, digest: candidate.digest, provider: candidate.session.provider, previous: old === undefined ? null : `${old.name}@${old.version}` },
       'model swapped in',
     );
     this.#o.events.swapped(candidate, old);
@@ -336,7 +358,7 @@ export class ModelServing {
 
   #releaseSession(m: LoadedModel): void {
     m.session.release().then(
-      () => this.#o.logger.info({ profile: m.profile, name: m.entry.name, version: m.entry.version }, 'previous model released'),
+      () => this.#o.logger.info({ profile: m.profile, name: m.name, version: m.version }, 'previous model released'),
       (err: unknown) => this.#o.logger.warn({ err, profile: m.profile }, 'releasing a previous model failed'),
     );
   }

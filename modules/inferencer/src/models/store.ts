@@ -9,8 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { EdgeMLError, fsyncDir, resolveInside, sha256File, writeFileAtomic } from '@edgeml/shared';
+import { EdgeMLError, fsyncDir, resolveInside, sha256File, writeFileAtomic, type Logger } from '@edgeml/shared';
 import type { ModelEntry } from '../config.js';
+import { ArtifactCache } from './artifact-cache.js';
+import { stageArtifact, type ArtifactInfo } from './artifact-source.js';
 import { installBundledModels, type InstalledModel } from './bundled.js';
 import { downloadModel } from './download.js';
 import { STAGING_DIR, storeDir } from './layout.js';
@@ -24,8 +26,10 @@ export interface StagedModel {
   readonly sha256: string;
   readonly sizeBytes: number;
   readonly manifest: ModelManifest;
-  /** `store`, `path` or `url` (never the URL itself: it may carry a SAS). */
-  readonly origin: 'store' | 'path' | 'url';
+  /** `store`, `path`, `url` (never the URL itself: it may carry a SAS) or `registry` (an OCI artifact). */
+  readonly origin: 'store' | 'path' | 'url' | 'registry';
+  /** The OCI artifact it came from (origin `registry`). */
+  readonly artifact?: ArtifactInfo;
   /** Makes the model permanent in the store once it is proven good (a download is moved in). */
   commit(): Promise<void>;
   /** Removes a download that was refused. */
@@ -56,13 +60,24 @@ export interface ModelStore {
   stage(entry: ModelEntry, options: StageOptions): Promise<StagedModel>;
 }
 
+export interface FileModelStoreOptions {
+  readonly fetch?: typeof fetch;
+  /** Registry credentials come from here (shared/src/oci/credentials.ts), never from the twin. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+}
+
 /** The store on a local directory (`<data>/models`). */
-export function createFileModelStore(modelsDir: string, defaults: { readonly fetch?: typeof fetch } = {}): ModelStore {
+export function createFileModelStore(modelsDir: string, defaults: FileModelStoreOptions): ModelStore {
+  const cache = new ArtifactCache(modelsDir, defaults.logger);
   return {
     dir: modelsDir,
     clearStaging: () => rm(path.join(modelsDir, STAGING_DIR), { recursive: true, force: true }),
     installBundled: () => installBundledModels(modelsDir),
-    stage: (entry, options) => stageModel(entry, { ...(defaults.fetch === undefined ? {} : { fetch: defaults.fetch }), ...options, modelsDir }),
+    stage: (entry, options) =>
+      entry.artifact !== undefined
+        ? stageArtifact(entry, options, { modelsDir, cache, env: defaults.env ?? {}, logger: defaults.logger, ...(defaults.fetch === undefined ? {} : { fetch: defaults.fetch }) })
+        : stageModel(entry, { ...(defaults.fetch === undefined ? {} : { fetch: defaults.fetch }), ...options, modelsDir }),
   };
 }
 
@@ -71,7 +86,9 @@ export function createFileModelStore(modelsDir: string, defaults: { readonly fet
  * manifest's, manifest name/version. The session is created by the caller.
  * @throws EdgeMLError MODEL_DOWNLOAD_FAILED, MODEL_INVALID, FILE_NOT_FOUND, FILE_TOO_LARGE, PATH_OUTSIDE_ROOT
  */
-export async function stageModel(entry: ModelEntry, options: StageOptions & { readonly modelsDir: string }): Promise<StagedModel> {
+export async function stageModel(named: ModelEntry, options: StageOptions & { readonly modelsDir: string }): Promise<StagedModel> {
+  // Without an artifact the schema requires name and version.
+  const entry = named as ModelEntry & { readonly name: string; readonly version: string };
   const dir = storeDir(options.modelsDir, entry.name, entry.version);
   const noop = (): Promise<void> => Promise.resolve();
   const verify = (sha256: string, manifest: ModelManifest): void => {
