@@ -19,7 +19,8 @@ export interface BrokerHooks {
    */
   publish(client: Client | null, packet: PublishPacket, done: (err: Error | null) => void): void;
   clientReady(client: Client): void;
-  clientDisconnect(client: Client): void;
+  /** `graceful`: the connection ended with a DISCONNECT packet (not a dropped socket). */
+  clientDisconnect(client: Client, graceful: boolean): void;
   subscribe(subscriptions: Subscription[], client: Client): void;
   unsubscribe(topics: string[], client: Client): void;
   /** A PUBACK for a packet the hub wrote; `packet` is the original packet as aedes stored it. */
@@ -66,7 +67,8 @@ export async function startBroker(options: { tls: TlsMaterial; port: number; hos
         for await (const p of persistence.outgoingStream(client)) await persistence.outgoingClearMessageId(client, p);
       })().catch((err: unknown) => logger.debug({ err }, 'clearing the session outgoing queue failed'));
     }
-    hooks.clientDisconnect(client);
+    // aedes sets _disconnected only when it received a DISCONNECT packet (lib/handlers/index.js).
+    hooks.clientDisconnect(client, (client as unknown as { _disconnected?: boolean })._disconnected === true);
   });
   broker.on('subscribe', (subs, client) => hooks.subscribe(subs, client));
   broker.on('unsubscribe', (topics, client) => hooks.unsubscribe(topics, client));

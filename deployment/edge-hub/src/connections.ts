@@ -11,25 +11,38 @@ import type { ModuleIdentity } from './sas.js';
 import type { HubStore } from './store.js';
 import { subscriptionFeature, type SubscriptionFeature } from './topics.js';
 
+/** The number space of the hub's QoS 0 writes (see `send`). */
+const QOS0_BROKER_ID = 'edgeml-hub-direct';
+
+/**
+ * Input deliveries go to a connection once it subscribed to its inputs itself: the persisted session
+ * says "inputs wanted", but a new process resuming a clean=false session has no listener until its
+ * SUBSCRIBE, and the SDK acknowledges a message that arrives before then and drops it (wire notes
+ * §11.5). The SDK subscribes again after a dropped connection and after a broker restart, but not after
+ * its SAS renewal (every 45 min): DISCONNECT, then CONNECT at once, and no SUBSCRIBE (wire notes §3).
+ * So a connection that follows a DISCONNECT of a connection that was taking inputs within this grace
+ * resumes at once. A killed process sends no DISCONNECT, and a stopped one is restarted after ≥ 1 s
+ * (the supervisor's delay alone), so neither is taken for a renewal.
+ */
+export const RESUME_GRACE_MS = 500;
+
 export class ModuleConnections {
   readonly #byModule = new Map<string, Client>();
   readonly #identities = new WeakMap<Client, ModuleIdentity>();
   readonly #features = new Map<string, Set<SubscriptionFeature>>();
-  /**
-   * Connections that subscribed to their inputs themselves. The persisted features say what the session
-   * wants, but a new process resuming a clean=false session has no listener until its SUBSCRIBE: the SDK
-   * acks a message that arrives before then and drops it (wire notes §11.5). The SDK subscribes again
-   * after every reconnect it makes (azure-iot-device re-enables input messages on a disconnect), so
-   * waiting for that SUBSCRIBE never stalls a living module.
-   */
-  readonly #inputsSubscribed = new WeakSet<Client>();
+  /** Connections whose module listens to its inputs now (subscribed on this connection, or resumed). */
+  readonly #inputsReady = new WeakSet<Client>();
+  /** When each module's last connection ended with a DISCONNECT while it was taking inputs. */
+  readonly #lastGracefulClose = new Map<string, number>();
+  readonly #now: () => number;
   readonly #store: HubStore;
   readonly #metrics: HubMetrics;
   readonly #logger: Logger;
   readonly #label: (moduleId: string) => string;
 
-  constructor(options: { store: HubStore; moduleIds: readonly string[]; metrics: HubMetrics; logger: Logger; label: (moduleId: string) => string }) {
+  constructor(options: { store: HubStore; moduleIds: readonly string[]; metrics: HubMetrics; logger: Logger; label: (moduleId: string) => string; now: () => number }) {
     this.#store = options.store;
+    this.#now = options.now;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#label = options.label;
@@ -58,6 +71,9 @@ export class ModuleConnections {
     const id = this.#identities.get(client);
     if (id === undefined) return undefined;
     const previous = this.#byModule.get(id.moduleId);
+    const closedAtMs = this.#lastGracefulClose.get(id.moduleId);
+    this.#lastGracefulClose.delete(id.moduleId);
+    if (previous === undefined && closedAtMs !== undefined && this.#now() - closedAtMs <= RESUME_GRACE_MS) this.#inputsReady.add(client);
     this.#byModule.set(id.moduleId, client);
     this.#metrics.connectSuccess.inc({ id: this.#label(id.moduleId) });
     this.#metrics.connectedClients.set(this.#byModule.size);
@@ -65,11 +81,18 @@ export class ModuleConnections {
     return id;
   }
 
-  /** The connection went away; the module stays connected when a newer connection replaced this one. */
-  detach(client: Client): ModuleIdentity | undefined {
+  /**
+   * The connection went away (`graceful`: with a DISCONNECT); the module stays connected when a newer
+   * connection replaced this one.
+   */
+  detach(client: Client, graceful: boolean): ModuleIdentity | undefined {
     const id = this.#identities.get(client);
     if (id === undefined) return undefined;
-    if (this.#byModule.get(id.moduleId) === client) this.#byModule.delete(id.moduleId);
+    if (this.#byModule.get(id.moduleId) === client) {
+      this.#byModule.delete(id.moduleId);
+      if (graceful && this.#inputsReady.has(client)) this.#lastGracefulClose.set(id.moduleId, this.#now());
+      else this.#lastGracefulClose.delete(id.moduleId);
+    }
     this.#metrics.disconnects.inc({ id: this.#label(id.moduleId) });
     this.#metrics.connectedClients.set(this.#byModule.size);
     this.#logger.info({ moduleId: id.moduleId }, 'module disconnected');
@@ -80,14 +103,14 @@ export class ModuleConnections {
     return this.#byModule.has(moduleId);
   }
 
-  hasFeature(moduleId: string, feature: SubscriptionFeature): boolean {
-    return this.#features.get(moduleId)?.has(feature) ?? false;
-  }
-
-  /** The module's current connection can take input messages: it subscribed to them on this connection. */
+  /** The module's current connection takes input messages (see {@link RESUME_GRACE_MS}). */
   takesInputs(moduleId: string): boolean {
     const client = this.#byModule.get(moduleId);
-    return client !== undefined && this.#inputsSubscribed.has(client);
+    return client !== undefined && this.#inputsReady.has(client);
+  }
+
+  hasFeature(moduleId: string, feature: SubscriptionFeature): boolean {
+    return this.#features.get(moduleId)?.has(feature) ?? false;
   }
 
   /** Records the features `filters` enable (or, with `add` false, disable); returns the module's identity. */
@@ -106,8 +129,8 @@ export class ModuleConnections {
       if (add) set.add(feature);
       else set.delete(feature);
       if (feature === 'inputs') {
-        if (add) this.#inputsSubscribed.add(client);
-        else this.#inputsSubscribed.delete(client);
+        if (add) this.#inputsReady.add(client);
+        else this.#inputsReady.delete(client);
       }
     }
     if (set.size !== before) this.#store.putFeatures(id.moduleId, set);
@@ -117,6 +140,11 @@ export class ModuleConnections {
   /** Writes one packet to one connection. QoS 0 unless stated; `done` gets the write error, if any. */
   send(client: Client, topic: string, payload: Buffer | string, qos: 0 | 1 = 0, done?: (err?: Error) => void): void {
     const packet = { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, qos, retain: false, dup: false } as PublishPacket;
+    // aedes drops, silently, any packet to a connection whose number (brokerId, brokerCounter) is not above
+    // the last it wrote there ("dedupe"). A QoS 1 packet is checked a microtask later (after its session
+    // enqueue), a QoS 0 one at once: an input delivery followed in the same turn by a twin reply or a method
+    // request was dropped, and its input waited for the 30 s ack timeout. QoS 0 writes count apart.
+    if (qos === 0) Object.assign(packet, { brokerId: QOS0_BROKER_ID });
     client.publish(packet, (err?: Error) => {
       if (err !== undefined && err !== null) this.#logger.debug({ err, topic: topic.slice(0, 120) }, 'write to module failed');
       done?.(err ?? undefined);

@@ -1,13 +1,12 @@
 /**
  * A module's output event: its property bag decoded as edgeHub does, stamped with the connection's
- * identity, size-checked, routed, and persisted for every module endpoint before the PUBACK; `$upstream`
- * copies go to the journal.
+ * identity, size-checked, routed, persisted for every module endpoint (forward-queue.ts: group commit)
+ * and written to the `$upstream` journal before the PUBACK. Delivery starts from the commit.
  */
 import { randomUUID } from 'node:crypto';
 import { EdgeMLError, type Logger } from '@edgeml/shared';
 import type { HubCounters } from './counters.js';
 import type { ForwardQueue } from './forward-queue.js';
-import type { InputDelivery } from './input-delivery.js';
 import { bodyToBuffer, messageSize } from './messages.js';
 import type { HubMetrics } from './metrics.js';
 import { decodePropertyBag, splitProperties } from './property-bag.js';
@@ -20,7 +19,6 @@ import { journalBody } from './upstream.js';
 export interface EventIntakeOptions {
   readonly routes: CompiledRouteTable;
   readonly queue: ForwardQueue;
-  readonly delivery: InputDelivery;
   readonly journal: UpstreamJournal;
   readonly counters: HubCounters;
   readonly metrics: HubMetrics;
@@ -53,10 +51,12 @@ export class EventIntake {
   }
 
   /**
-   * Handles one output event. Returns an Error to refuse the PUBLISH without PUBACK (store-and-forward
-   * full); a malformed or oversize message is acknowledged and dropped (counted), as edgeHub does.
+   * Handles one output event; `done(null)` when it may be acknowledged: persisted for every module
+   * endpoint and written to the `$upstream` journal, or dropped for good (malformed, oversize, no route;
+   * counted, as edgeHub does). `done(error)` refuses it without PUBACK: store-and-forward is full or the
+   * write failed, and the SDK sends it again.
    */
-  handle(id: ModuleIdentity, bag: string, payload: Buffer): Error | undefined {
+  handle(id: ModuleIdentity, bag: string, payload: Buffer, done: (err: Error | null) => void): void {
     const { metrics, counters } = this.#o;
     const from = this.#o.label(id.moduleId);
     const decoded = decodePropertyBag(bag);
@@ -64,7 +64,7 @@ export class EventIntake {
       metrics.refusedPublishes.inc({ id: from, reason: 'malformed_properties' });
       counters.drop('invalid', from, '');
       this.#o.warnOnce(`bag:${id.moduleId}`, { moduleId: id.moduleId, problem: decoded.problem }, 'output event with a malformed property bag dropped');
-      return undefined;
+      return done(null);
     }
     const { systemProperties, properties } = splitProperties(decoded.pairs);
     const outputName = systemProperties['outputName'];
@@ -80,7 +80,7 @@ export class EventIntake {
       metrics.refusedPublishes.inc({ id: from, reason: 'too_large' });
       counters.drop('too_large', from, outputName ?? '');
       this.#o.warnOnce(`too-large:${id.moduleId}`, { moduleId: id.moduleId, sizeBytes: size }, `output event over ${this.#o.maxMessageBytes} bytes dropped`);
-      return undefined;
+      return done(null);
     }
     const sourcePath = outputName === undefined ? `/messages/modules/${id.moduleId}` : `/messages/modules/${id.moduleId}/outputs/${outputName}`;
     const message: RoutedMessage = {
@@ -93,21 +93,21 @@ export class EventIntake {
     const matches = this.#o.routes.match(message);
     if (matches.length === 0) {
       counters.drop('no_route', from, outputName ?? '');
-      return undefined;
+      return done(null);
     }
-    if (this.#deliver(message, matches, size) === 'storage_full') {
+    if (!this.#deliver(message, matches, size, done)) {
       metrics.messagesUnack.inc({ reason: 'storage_full', from, from_route_output: outputName ?? '' });
       this.#o.warnOnce('storage-full', { moduleId: id.moduleId, storedBytes: this.#o.queue.bytes }, 'store-and-forward is full (storeLimits.maxSizeBytes); publish refused without PUBACK');
-      return new Error('store-and-forward is full');
+      done(new Error('store-and-forward is full'));
     }
-    return undefined;
   }
 
   /**
    * Queues `message` for `<moduleId>/<inputName>` through store-and-forward (objects become JSON
-   * utf-8) with the global TTL. @throws EdgeMLError QUOTA_EXCEEDED when store-and-forward is full
+   * utf-8) with the global TTL; resolves once it is committed.
+   * @throws EdgeMLError QUOTA_EXCEEDED when store-and-forward is full
    */
-  inject(moduleId: string, inputName: string, message: InjectedMessage): void {
+  inject(moduleId: string, inputName: string, message: InjectedMessage): Promise<void> {
     const isObject = !Buffer.isBuffer(message.body) && typeof message.body === 'object';
     const body = bodyToBuffer(message.body);
     const systemProperties: Record<string, string> = {};
@@ -122,10 +122,9 @@ export class EventIntake {
     const ttl = this.#o.routes.globalTimeToLiveSecs;
     const t = this.#o.now();
     if (this.#o.queue.wouldExceed(size)) throw new EdgeMLError('QUOTA_EXCEEDED', 'store-and-forward is full (storeLimits.maxSizeBytes)');
-    const endpoint = `${moduleId}/${inputName}`;
-    this.#o.queue.enqueue([
-      {
-        endpoint,
+    return new Promise((resolve, reject) => {
+      const row: NewMessage = {
+        endpoint: `${moduleId}/${inputName}`,
         priority: 2_000_000_000,
         enqueuedAtMs: t,
         expiresAtMs: Number.isFinite(ttl) ? t + ttl * 1000 : undefined,
@@ -136,13 +135,16 @@ export class EventIntake {
         fromModule: '$injected',
         fromOutput: '',
         body,
-      },
-    ]);
-    this.#o.delivery.schedule(endpoint);
+      };
+      this.#o.queue.enqueue([row], (err) => (err === undefined ? resolve() : reject(err)));
+    });
   }
 
-  /** Persists module deliveries (all or none) within storeLimits; upstream ones go to the journal. */
-  #deliver(message: RoutedMessage, matches: Matches, sizeBytes: number): 'ok' | 'storage_full' {
+  /**
+   * Persists module deliveries (all or none, with the turn's group commit) within storeLimits and writes
+   * the `$upstream` copy; `done` runs when both are durable. False: store-and-forward is full.
+   */
+  #deliver(message: RoutedMessage, matches: Matches, sizeBytes: number, done: (err: Error | null) => void): boolean {
     const t = this.#o.now();
     const fromModule = message.source.moduleId ?? '';
     const fromOutput = message.source.outputName ?? '';
@@ -163,13 +165,18 @@ export class EventIntake {
         body: Buffer.from(message.body),
       });
     }
-    if (rows.length > 0 && this.#o.queue.wouldExceed(rows.length * sizeBytes)) return 'storage_full';
-    if (rows.length > 0) {
-      this.#o.queue.enqueue(rows);
-      // Straight to the wire when the input is idle: one event-loop turn less per message than scheduling.
-      for (const r of rows) this.#o.delivery.pump(r.endpoint);
-    }
+    if (rows.length > 0 && this.#o.queue.wouldExceed(rows.length * sizeBytes)) return false;
     const upstream = matches.find((m) => m.endpoint.kind === 'upstream');
+    let waiting = (rows.length > 0 ? 1 : 0) + (upstream !== undefined ? 1 : 0);
+    let failed = false;
+    const settle = (err: Error | undefined): void => {
+      if (failed) return;
+      if (err !== undefined) {
+        failed = true;
+        done(err);
+      } else if (--waiting === 0) done(null);
+    };
+    if (rows.length > 0) this.#o.queue.enqueue(rows, (err) => settle(err));
     if (upstream !== undefined) {
       const record: UpstreamRecord = {
         receivedAt: new Date(t).toISOString(),
@@ -178,10 +185,14 @@ export class EventIntake {
         properties: message.properties,
         body: journalBody(Buffer.from(message.body)),
       };
-      this.#o.journal.append(record);
-      this.#o.counters.sent++;
-      this.#o.metrics.messagesSent.inc({ from: this.#o.label(fromModule), to: '$upstream', from_route_output: fromOutput, to_route_input: '', priority: String(upstream.priority) });
+      this.#o.journal.append(record, (err) => {
+        if (err === undefined) {
+          this.#o.counters.sent++;
+          this.#o.metrics.messagesSent.inc({ from: this.#o.label(fromModule), to: '$upstream', from_route_output: fromOutput, to_route_input: '', priority: String(upstream.priority) });
+        }
+        settle(err);
+      });
     }
-    return 'ok';
+    return true;
   }
 }

@@ -12,6 +12,11 @@ export const EDGE_HUB_DEFAULTS = {
   host: '127.0.0.1',
   /** edgeHub's MessageAckTimeoutSecs: an input delivery not acknowledged within this is sent again. */
   messageAckTimeoutMs: 30_000,
+  /**
+   * Messages sent to one module input and not yet acknowledged. The SDK acknowledges on receipt, so
+   * this bounds round trips, not the module's work; measured with bench/edge-hub.ts.
+   */
+  maxInFlightPerInput: 32,
   /** edgeHub's default direct-method response timeout. */
   methodResponseTimeoutMs: 30_000,
   /** How often expired messages are dropped and unacknowledged deliveries retried. */
@@ -39,6 +44,8 @@ export interface EdgeHubOptions {
   readonly logger: Logger;
   /** Default 30 000 (edgeHub's MessageAckTimeoutSecs). */
   readonly messageAckTimeoutMs?: number;
+  /** Messages in flight (sent, not acknowledged) per module input, order kept; default 32, 1 = one at a time. */
+  readonly maxInFlightPerInput?: number;
   /** Clock (ms since the epoch); default Date.now. */
   readonly now?: () => number;
 }

@@ -121,10 +121,14 @@ async function buildParts(options: EdgeHubOptions): Promise<HubParts> {
     if (r.log) logger.warn({ ...fields, suppressed: r.suppressed }, msg);
   };
 
-  const queue = new ForwardQueue(store, routes.storeAndForward?.storeLimits?.maxSizeBytes);
+  const maxInFlightPerInput = options.maxInFlightPerInput ?? EDGE_HUB_DEFAULTS.maxInFlightPerInput;
+  if (!Number.isInteger(maxInFlightPerInput) || maxInFlightPerInput < 1) throw new EdgeMLError('CONFIG_INVALID', `maxInFlightPerInput must be an integer ≥ 1 (got ${maxInFlightPerInput})`);
+  // Delivery starts from the commit; the queue is built first, so it reaches delivery through this holder.
+  const wired: { delivery?: InputDelivery } = {};
+  const queue = new ForwardQueue(store, routes.storeAndForward?.storeLimits?.maxSizeBytes, (stored) => wired.delivery?.committed(stored));
   const metrics = createHubMetrics({ iothub: iotHubHostName, edgeDevice: deviceId }, () => (state.storeClosed ? [] : queue.queues()));
   const counters = new HubCounters(metrics);
-  const connections = new ModuleConnections({ store, moduleIds, metrics, logger, label });
+  const connections = new ModuleConnections({ store, moduleIds, metrics, logger, label, now });
   const twins = new TwinService({ store, connections, metrics, logger, known, label, warnOnce, isOpen: storeOpen });
   for (const m of moduleIds) twins.seed(m, manifest.moduleDesired(m));
   const methods = new DirectMethods({ connections, metrics, label, now, warnOnce });
@@ -138,12 +142,14 @@ async function buildParts(options: EdgeHubOptions): Promise<HubParts> {
     label,
     now,
     ackTimeoutMs: options.messageAckTimeoutMs ?? EDGE_HUB_DEFAULTS.messageAckTimeoutMs,
+    maxInFlightPerInput,
     nextBrokerCounter: () => state.broker?.nextBrokerCounter(),
     warnOnce,
     accepting,
     storeOpen,
   });
-  const intake = new EventIntake({ routes, queue, delivery, journal, counters, metrics, logger, label, now, warnOnce, maxMessageBytes: EDGE_HUB_DEFAULTS.maxMessageBytes });
+  wired.delivery = delivery;
+  const intake = new EventIntake({ routes, queue, journal, counters, metrics, logger, label, now, warnOnce, maxMessageBytes: EDGE_HUB_DEFAULTS.maxMessageBytes });
   const policy = { deviceId, known, identities: ids, hostNames: [iotHubHostName, 'localhost', host] };
   const hooks = createSessionHooks({ policy, connections, intake, delivery, twins, methods, metrics, label, now, warnOnce, storeOpen });
   return { logger, workDir, deviceId, iotHubHostName, host, moduleIds, known, routes, tls, ids, store, state, metrics, queue, counters, connections, twins, methods, journal, delivery, intake, hooks };
@@ -211,6 +217,9 @@ export async function createEdgeHub(options: EdgeHubOptions): Promise<EdgeHub> {
         await ops?.close();
         p.delivery.clear();
         p.connections.clear();
+        // What was accepted this turn is committed; the journal's last lines are written.
+        p.queue.close();
+        await p.journal.close();
         state.storeClosed = true;
         p.store.close();
         if (started) logger.info('edge hub stopped');
@@ -233,12 +242,11 @@ export async function createEdgeHub(options: EdgeHubOptions): Promise<EdgeHub> {
     invokeMethod: (moduleId, methodName, payload, invokeOptions = {}) =>
       p.methods.invoke(moduleId, methodName, payload, invokeOptions.responseTimeoutMs ?? EDGE_HUB_DEFAULTS.methodResponseTimeoutMs),
 
-    injectInput: (moduleId, inputName, message) =>
-      settle(() => {
-        if (state.storeClosed) throw new EdgeMLError('INTERNAL', 'the edge hub is stopped');
-        if (!p.known.has(moduleId)) throw new EdgeMLError('CONFIG_INVALID', `module ${moduleId} is not known to the hub`);
-        p.intake.inject(moduleId, inputName, message);
-      }),
+    async injectInput(moduleId, inputName, message) {
+      if (state.storeClosed) throw new EdgeMLError('INTERNAL', 'the edge hub is stopped');
+      if (!p.known.has(moduleId)) throw new EdgeMLError('CONFIG_INVALID', `module ${moduleId} is not known to the hub`);
+      await p.intake.inject(moduleId, inputName, message);
+    },
 
     onUpstream: (listener) => p.journal.listen(listener),
 

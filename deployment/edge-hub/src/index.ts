@@ -9,6 +9,8 @@ export {
   type UpstreamRecord,
 } from './hub.js';
 export { startWorkloadApi } from './workload.js';
+export { ModuleConnections } from './connections.js';
+export { createHubMetrics, type HubMetrics } from './metrics.js';
 export { ensureTlsMaterial, type TlsMaterial } from './certs.js';
 export {
   decodePropertyBag,

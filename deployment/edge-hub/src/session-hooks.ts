@@ -60,7 +60,8 @@ export function createSessionHooks(p: SessionHookParts): BrokerHooks {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       switch (kind.kind) {
         case 'event':
-          return done(p.intake.handle(id, kind.bag, payload) ?? null);
+          // PUBACK once persisted (group commit) and journaled: see event-intake.ts.
+          return p.intake.handle(id, kind.bag, payload, done);
         case 'twinGet':
           p.twins.handleGet(client, id, kind.rid);
           return done(null);
@@ -84,8 +85,8 @@ export function createSessionHooks(p: SessionHookParts): BrokerHooks {
       p.delivery.scheduleModule(id.moduleId);
     },
 
-    clientDisconnect(client) {
-      const id = connections.detach(client);
+    clientDisconnect(client, graceful) {
+      const id = connections.detach(client, graceful);
       if (id === undefined) return;
       p.delivery.dropClient(client);
       if (connections.isConnected(id.moduleId)) p.delivery.scheduleModule(id.moduleId);

@@ -3,8 +3,8 @@
  * endpoint and priority), module twins, and each module's session features (which subscriptions it
  * holds), so a hub restart loses neither queued messages nor clean=false sessions.
  *
- * better-sqlite3 is synchronous: a message is on disk when `enqueue` returns, which is what lets the hub
- * PUBACK only after persisting (wire notes §11.7).
+ * better-sqlite3 is synchronous: messages are in the WAL when `commit` returns, which is what lets the
+ * hub PUBACK only after persisting (wire notes §11.7).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -51,12 +51,21 @@ export interface TwinRow {
   readonly seedHash: string;
 }
 
+/** Where a queue's delivery order stands: messages are served by priority number, then FIFO (seq). */
+export interface QueueKey {
+  readonly priority: number;
+  readonly seq: number;
+}
+
 export interface HubStore {
-  /** Appends every message in one transaction (all or none). */
-  enqueue(messages: readonly NewMessage[]): void;
-  /** The next deliverable message of an endpoint: lowest priority number first, FIFO within it. */
-  head(endpoint: string, nowMs: number): StoredMessage | undefined;
-  remove(seq: number): void;
+  /**
+   * One transaction (all or none): inserts `inserts` and deletes the messages numbered `removals`.
+   * Returns the seq of each insert, in order. This is the hub's group commit: everything that arrived
+   * in one event-loop turn, and every acknowledgement, in one write.
+   */
+  commit(inserts: readonly NewMessage[], removals: readonly number[]): number[];
+  /** Up to `limit` deliverable messages of an endpoint after `after` (all when undefined), in delivery order. */
+  load(endpoint: string, nowMs: number, after: QueueKey | undefined, limit: number): StoredMessage[];
   /** Deletes expired messages and returns them (for the ttl_expiry metric). */
   removeExpired(nowMs: number): StoredMessage[];
   queues(): Array<{ endpoint: string; priority: number; length: number; bytes: number }>;
@@ -147,22 +156,22 @@ export function openHubStore(workDir: string): HubStore {
   const insert = db.prepare<[string, number, number, number | null, number, string, Buffer]>(
     'INSERT INTO messages (endpoint, priority, enqueued_at, expires_at, size, meta, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
-  const insertAll = db.transaction((messages: readonly NewMessage[]) => {
-    for (const m of messages) {
-      const meta = JSON.stringify({
-        systemProperties: m.systemProperties,
-        properties: m.properties,
-        routeName: m.routeName,
-        fromModule: m.fromModule,
-        fromOutput: m.fromOutput,
-      });
-      insert.run(m.endpoint, m.priority, m.enqueuedAtMs, m.expiresAtMs ?? null, m.sizeBytes, meta, m.body);
-    }
-  });
-  const headStmt = db.prepare<[string, number]>(
-    'SELECT * FROM messages WHERE endpoint = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY priority, seq LIMIT 1',
-  );
   const removeStmt = db.prepare<[number]>('DELETE FROM messages WHERE seq = ?');
+  const metaOf = (m: NewMessage): string =>
+    JSON.stringify({ systemProperties: m.systemProperties, properties: m.properties, routeName: m.routeName, fromModule: m.fromModule, fromOutput: m.fromOutput });
+  const commitAll = db.transaction((inserts: readonly NewMessage[], removals: readonly number[]): number[] => {
+    const seqs: number[] = [];
+    for (const m of inserts) seqs.push(Number(insert.run(m.endpoint, m.priority, m.enqueuedAtMs, m.expiresAtMs ?? null, m.sizeBytes, metaOf(m), m.body).lastInsertRowid));
+    for (const seq of removals) removeStmt.run(seq);
+    return seqs;
+  });
+  const loadFirstStmt = db.prepare<[string, number, number]>(
+    'SELECT * FROM messages WHERE endpoint = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY priority, seq LIMIT ?',
+  );
+  const loadAfterStmt = db.prepare<[string, number, number, number, number, number]>(
+    `SELECT * FROM messages WHERE endpoint = ? AND (expires_at IS NULL OR expires_at > ?) AND (priority > ? OR (priority = ? AND seq > ?))
+     ORDER BY priority, seq LIMIT ?`,
+  );
   const expiredStmt = db.prepare<[number]>('SELECT * FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000');
   const queuesStmt = db.prepare(
     'SELECT endpoint, priority, COUNT(*) AS length, COALESCE(SUM(size), 0) AS bytes FROM messages GROUP BY endpoint, priority ORDER BY endpoint, priority',
@@ -177,15 +186,13 @@ export function openHubStore(workDir: string): HubStore {
   const putFeaturesStmt = db.prepare<[string, string]>('INSERT OR REPLACE INTO sessions (module, features) VALUES (?, ?)');
 
   return {
-    enqueue(messages) {
-      insertAll(messages);
+    commit(inserts, removals) {
+      if (inserts.length === 0 && removals.length === 0) return [];
+      return commitAll(inserts, removals);
     },
-    head(endpoint, nowMs) {
-      const row = headStmt.get(endpoint, nowMs) as MessageRow | undefined;
-      return row === undefined ? undefined : toStored(row);
-    },
-    remove(seq) {
-      removeStmt.run(seq);
+    load(endpoint, nowMs, after, limit) {
+      const rows = (after === undefined ? loadFirstStmt.all(endpoint, nowMs, limit) : loadAfterStmt.all(endpoint, nowMs, after.priority, after.priority, after.seq, limit)) as MessageRow[];
+      return rows.map(toStored);
     },
     removeExpired(nowMs) {
       const rows = expiredStmt.all(nowMs) as MessageRow[];

@@ -179,9 +179,9 @@ describe('edge hub store-and-forward', function () {
     }
   });
 
-  it('sends an unacknowledged delivery again, one in flight per input, then moves on', async () => {
+  it('sends an unacknowledged delivery again, one in flight per input (maxInFlightPerInput 1), then moves on', async () => {
     const t = await tempDir();
-    const hub = await startHub({ workDir: t.dir, manifest: manifest({ modules: ['a', 'b'], routes: routeAB }), messageAckTimeoutMs: 400 });
+    const hub = await startHub({ workDir: t.dir, manifest: manifest({ modules: ['a', 'b'], routes: routeAB }), messageAckTimeoutMs: 400, maxInFlightPerInput: 1 });
     const a = await connectModule(hub, 'a');
     const raw = await rawClient(hub, 'b');
     let dropAcks = true;
@@ -200,6 +200,34 @@ describe('edge hub store-and-forward', function () {
       await waitUntil(() => seen.includes('r2'), 5000, 'r2 after the ack');
       await waitUntil(() => queued(hub) === 0, 5000, 'queue empty');
       assert.deepEqual([...new Set(seen)], ['r1', 'r2']);
+    } finally {
+      await raw.endAsync(true);
+      await a.close();
+      await hub.stop();
+      await t.cleanup();
+    }
+  });
+
+  it('keeps order per input with a window: unacknowledged deliveries are sent again together, in order', async () => {
+    const t = await tempDir();
+    const hub = await startHub({ workDir: t.dir, manifest: manifest({ modules: ['a', 'b'], routes: routeAB }), messageAckTimeoutMs: 400, maxInFlightPerInput: 3 });
+    const a = await connectModule(hub, 'a');
+    const raw = await rawClient(hub, 'b');
+    let dropAcks = true;
+    const client = raw as unknown as { _sendPacket: (packet: { cmd: string }, cb?: () => void, ...rest: unknown[]) => void };
+    const send = client._sendPacket.bind(raw);
+    client._sendPacket = (packet, cb, ...rest) => (dropAcks && packet.cmd === 'puback' ? cb?.() : send(packet, cb, ...rest));
+    const seen: string[] = [];
+    raw.on('message', (topic) => seen.push(/%24\.mid=([^&]+)/.exec(topic)?.[1] ?? topic));
+    try {
+      await raw.subscribeAsync(`devices/${hub.deviceId}/modules/b/inputs/#`, { qos: 1 });
+      for (const id of ['w1', 'w2', 'w3', 'w4']) await a.sendOutput('out', { body: {}, messageId: id });
+      await waitUntil(() => seen.length >= 6, 5000, 'the window sent again');
+      assert.deepEqual(seen.slice(0, 6), ['w1', 'w2', 'w3', 'w1', 'w2', 'w3'], 'three in flight, w4 waits; the three go again in order');
+      dropAcks = false;
+      await waitUntil(() => queued(hub) === 0, 5000, 'queue empty');
+      assert.deepEqual([...new Set(seen)], ['w1', 'w2', 'w3', 'w4']);
+      assert.equal(seen.at(-1), 'w4');
     } finally {
       await raw.endAsync(true);
       await a.close();
