@@ -107,6 +107,19 @@ async function deadLettersByCode(failedDir: string): Promise<Record<string, numb
   return out;
 }
 
+/** The variables through which the uploader gets real storage credentials (a value or a secret file). */
+export const STORAGE_CREDENTIAL_VARIABLES = [
+  'EDGEML_STORAGE_CONNECTION_STRING',
+  'EDGEML_STORAGE_CONTAINER_SAS_URL',
+  'EDGEML_STORAGE_CONNECTION_STRING_FILE',
+  'EDGEML_STORAGE_CONTAINER_SAS_URL_FILE',
+] as const;
+
+/** True when the environment names a storage account for the uploader, so no Azurite is started. */
+export function storageConfigured(vars: Readonly<Record<string, string | undefined>>): boolean {
+  return STORAGE_CREDENTIAL_VARIABLES.some((name) => (vars[name] ?? '') !== '');
+}
+
 /**
  * Starts the whole suite on this machine the way an IoT Edge device would run it: the local edge
  * hub with the manifest's routes and twins, the workload API, Azurite (unless real storage is
@@ -124,8 +137,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const vars: Record<string, string | undefined> = { ...fileVars, ...options.env };
 
   let azurite: AzuriteHandle | undefined;
-  const realStorage = (vars['EDGEML_STORAGE_CONNECTION_STRING'] ?? '') !== '' || (vars['EDGEML_STORAGE_CONTAINER_SAS_URL'] ?? '') !== '';
-  if (!realStorage) {
+  if (!storageConfigured(vars)) {
     azurite = await startAzurite({ location: path.join(workDir, 'azurite'), logFile: path.join(logsDir, 'azurite.log'), logger });
     vars['EDGEML_STORAGE_CONNECTION_STRING'] = azurite.connectionString;
   } else {

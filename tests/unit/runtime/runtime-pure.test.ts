@@ -10,6 +10,7 @@ import {
   renderView,
   resolvePlaceholders,
   shouldRestart,
+  storageConfigured,
   telemetryCsv,
   watcherCounts,
 } from '@edgeml/runtime';
@@ -156,4 +157,13 @@ describe('runtime: manifest, env, args, CLI, status (pure)', () => {
     assert.ok(csv.some((l) => l.includes('"check seal, door 2"')));
     assert.ok(csv.some((l) => /,,/.test(l)));
   });
+
+  it('starts no Azurite when storage comes from a secret file only (regression: _FILE credentials were ignored)', () => {
+    assert.equal(storageConfigured({}), false);
+    assert.equal(storageConfigured({ EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' }), false);
+    assert.equal(storageConfigured({ EDGEML_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=a' }), true);
+    assert.equal(storageConfigured({ EDGEML_STORAGE_CONTAINER_SAS_URL_FILE: '/run/secrets/sas' }), true);
+    assert.equal(storageConfigured({ EDGEML_STORAGE_CONNECTION_STRING_FILE: '/run/secrets/cs' }), true);
+  });
 });
+
