@@ -155,7 +155,9 @@ try {
     return { rate, cpuMsPerItem };
   };
   const moduleRun = async (c: ModelCase, batch: number, items: number): Promise<{ rate: number; cpuMsPerItem: number; loopP99Ms: number }> => {
-    await patch({ maxBatchSize: 256, maxQueueDelayMs: 5, models: { [c.profile]: { name: `paddleocr-${c.profile}`, version: '1', maxBatchSize: batch, preferredBatchSizes: [batch] } } });
+    // Every batch full, as on the raw side: the preferred size dispatches as soon as it is there, and the delay
+    // is long enough that messages still being admitted (on a loaded machine) are not cut into a partial batch.
+    await patch({ maxBatchSize: 256, maxQueueDelayMs: 500, models: { [c.profile]: { name: `paddleocr-${c.profile}`, version: '1', maxBatchSize: batch, preferredBatchSizes: [batch] } } });
     // Warm-up through the module at this batch size, not measured.
     await Promise.all((await messages(c, batch)).map((m) => client.deliver('tensors', m)));
     const msgs = await messages(c, items);
