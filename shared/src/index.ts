@@ -22,6 +22,9 @@ export {
   type ArtifactKind,
   type ArtifactMessage,
   type InferenceResultMessage,
+  type ResultComparison,
+  type HardExampleReason,
+  type HardExampleMessage,
   type CompletionOutcome,
   type CompletionMessage,
   type AlertSeverity,
@@ -37,6 +40,7 @@ export {
   RESULT_MESSAGE_SCHEMA,
   COMPLETION_MESSAGE_SCHEMA,
   ALERT_MESSAGE_SCHEMA,
+  HARD_EXAMPLE_MESSAGE_SCHEMA,
   SHARE_FILE_EVENT_SCHEMA,
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';

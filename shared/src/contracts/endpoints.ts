@@ -44,6 +44,8 @@ export const MODULE_ENDPOINTS = {
     outputs: {
       /** `edgeml.completion/v1` once a part is committed and verified in the sink (or quarantined). */
       completed: 'completed',
+      /** `edgeml.hard-example/v1` once a hard example's line is in the `to-label` dataset (to $upstream). */
+      hardExamples: 'hardExamples',
       alerts: 'alerts',
     },
   },

@@ -12,6 +12,7 @@ export const SCHEMAS = {
   result: 'edgeml.inference.result/v1',
   completion: 'edgeml.completion/v1',
   alert: 'edgeml.alert/v1',
+  hardExample: 'edgeml.hard-example/v1',
 } as const;
 export type SchemaId = (typeof SCHEMAS)[keyof typeof SCHEMAS];
 
@@ -165,6 +166,57 @@ export interface InferenceResultMessage {
   readonly model: { readonly name: string; readonly version: string; readonly sha256: string; readonly digest?: string };
   readonly runtime: { readonly provider: string; readonly batchSize: number; readonly queueMs: number; readonly inferMs: number };
   readonly outputs: Readonly<Record<string, unknown>>;
+  /**
+   * Present when a candidate model (a shadow or canary rollout) scored the same input beside the
+   * model that produced this result: what the candidate said and whether it agrees. Consumers treat
+   * `agrees: false` as a hard example (the uploader puts it in the `to-label` dataset).
+   */
+  readonly comparison?: ResultComparison;
+  readonly createdAt: string;
+}
+
+/** A candidate model's answer on the same input, beside the result's own (see {@link InferenceResultMessage.comparison}). */
+export interface ResultComparison {
+  /** `shadow`: the candidate ran beside the live model and its answer was not used; `canary`: it served this item or another one of its canary share. */
+  readonly mode: 'shadow' | 'canary';
+  /** The other model (for a shadow: the candidate; for a canary result: the live model it is compared with). */
+  readonly model: InferenceResultMessage['model'];
+  /** The inferencer's verdict: classification, the same top label; other post-processors, as their rollout defines it. */
+  readonly agrees: boolean;
+  /** The other model's top label and score, when its post-processor gives them. */
+  readonly label?: string;
+  readonly score?: number;
+}
+
+/** Why a result is a hard example: the live model was unsure, or a candidate model disagreed with it. */
+export type HardExampleReason = 'lowConfidence' | 'disagreement';
+
+/**
+ * uploader → $upstream (`hardExamples`): a result the uploader flagged as a hard example and put in
+ * its `to-label` dataset, sent once the JSON-lines blob holding its line is committed (the image it
+ * names was committed before). One per result; over the hourly quota none is sent (the quota is
+ * what keeps a broken camera from flooding the uplink).
+ */
+export interface HardExampleMessage {
+  readonly schema: typeof SCHEMAS.hardExample;
+  readonly id: string;
+  /** Function of the result's message id: a repeat is recognisable. */
+  readonly messageId: string;
+  readonly source: SourceRef;
+  /** The result's part (`result:<profile>`) and its profile. */
+  readonly part: PartName;
+  readonly profile: string;
+  readonly reasons: readonly HardExampleReason[];
+  /** The model that produced the result. */
+  readonly model: InferenceResultMessage['model'];
+  /** Classification: the top label and its score. Detection: the lowest box score, no label. */
+  readonly label?: string;
+  readonly score?: number;
+  readonly comparison?: ResultComparison;
+  /** The image: its blob name and the `image_url` the dataset line gives it. */
+  readonly image: { readonly blob: string; readonly url: string };
+  /** The dataset line: the dataset folder and the JSON-lines blob holding it. */
+  readonly dataset: { readonly folder: string; readonly blob: string };
   readonly createdAt: string;
 }
 
@@ -226,4 +278,4 @@ export interface ShareFileEvent {
   readonly ShareName: string;
 }
 
-export type AnyMessage = FileMessage | TensorMessage | ArtifactMessage | InferenceResultMessage | CompletionMessage | AlertMessage;
+export type AnyMessage = FileMessage | TensorMessage | ArtifactMessage | InferenceResultMessage | CompletionMessage | AlertMessage | HardExampleMessage;

@@ -132,6 +132,25 @@ export const ARTIFACT_MESSAGE_SCHEMA = {
   },
 } as const;
 
+const modelRef = {
+  type: 'object',
+  required: ['name', 'version', 'sha256'],
+  properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
+} as const;
+
+/** A candidate model's answer beside the result's own (shadow or canary rollout). */
+const resultComparison = {
+  type: 'object',
+  required: ['mode', 'model', 'agrees'],
+  properties: {
+    mode: { enum: ['shadow', 'canary'] },
+    model: modelRef,
+    agrees: { type: 'boolean' },
+    label: { type: 'string' },
+    score: { type: 'number' },
+  },
+} as const;
+
 export const RESULT_MESSAGE_SCHEMA = {
   $id: 'https://edgeml.example/schemas/edgeml.inference.result.v1.json',
   title: SCHEMAS.result,
@@ -144,11 +163,7 @@ export const RESULT_MESSAGE_SCHEMA = {
     source: sourceRef,
     part: nonEmpty(128),
     expectedParts: partList,
-    model: {
-      type: 'object',
-      required: ['name', 'version', 'sha256'],
-      properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
-    },
+    model: modelRef,
     runtime: {
       type: 'object',
       required: ['provider', 'batchSize', 'queueMs', 'inferMs'],
@@ -168,6 +183,30 @@ export const RESULT_MESSAGE_SCHEMA = {
         top: { type: 'array', items: { type: 'object', required: ['label', 'score'], properties: { label: { type: 'string' }, score: { type: 'number' } } } },
       },
     },
+    comparison: resultComparison,
+    createdAt: isoTime,
+  },
+} as const;
+
+export const HARD_EXAMPLE_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.hard-example.v1.json',
+  title: SCHEMAS.hardExample,
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'source', 'part', 'profile', 'reasons', 'model', 'image', 'dataset', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.hardExample },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    source: sourceRef,
+    part: nonEmpty(128),
+    profile: nonEmpty(64),
+    reasons: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['lowConfidence', 'disagreement'] } },
+    model: modelRef,
+    label: { type: 'string', maxLength: 256 },
+    score: { type: 'number' },
+    comparison: resultComparison,
+    image: { type: 'object', required: ['blob', 'url'], properties: { blob: nonEmpty(1024), url: nonEmpty(2048) } },
+    dataset: { type: 'object', required: ['folder', 'blob'], properties: { folder: nonEmpty(1024), blob: nonEmpty(1024) } },
     createdAt: isoTime,
   },
 } as const;
@@ -240,4 +279,5 @@ export const MESSAGE_SCHEMAS = {
   [SCHEMAS.result]: RESULT_MESSAGE_SCHEMA,
   [SCHEMAS.completion]: COMPLETION_MESSAGE_SCHEMA,
   [SCHEMAS.alert]: ALERT_MESSAGE_SCHEMA,
+  [SCHEMAS.hardExample]: HARD_EXAMPLE_MESSAGE_SCHEMA,
 } as const;

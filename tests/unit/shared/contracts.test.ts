@@ -11,6 +11,8 @@ import {
   preprocessingSignature,
   SCHEMAS,
   type FileMessage,
+  type HardExampleMessage,
+  type InferenceResultMessage,
   type PreprocessingSpec,
 } from '@edgeml/shared';
 
@@ -75,5 +77,56 @@ describe('shared/contracts', () => {
     assert.equal(MODULE_ENDPOINTS.uploader.outputs.completed, 'completed');
     assert.equal(MODULE_ENDPOINTS.watcher.inputs.completed, 'completed');
     for (const m of Object.values(MODULE_ENDPOINTS)) assert.equal(m.outputs.alerts, 'alerts');
+  });
+
+  describe('a candidate model beside the result (comparison) and the hard-example message', () => {
+    const model = { name: 'cls', version: '3', sha256: 'b'.repeat(64) };
+    const result: InferenceResultMessage = {
+      schema: SCHEMAS.result,
+      id,
+      messageId: deterministicMessageId(id, 'cls', 'cls', '3'),
+      source: file.source,
+      part: 'result:cls',
+      expectedParts: ['artifact', 'result:cls'],
+      model,
+      runtime: { provider: 'cpu', batchSize: 1, queueMs: 0, inferMs: 1 },
+      outputs: { label: '0', score: 0.97, top: [{ label: '0', score: 0.97 }] },
+      createdAt: '2026-11-24T00:00:02.000Z',
+    };
+
+    it('a v1 result may name a candidate and its verdict; a verdict without its model or a bad mode is refused', () => {
+      const compared = { ...result, comparison: { mode: 'shadow', model: { ...model, version: '4' }, agrees: false, label: '180', score: 0.8 } };
+      assert.deepEqual(parseMessage(JSON.stringify(compared), SCHEMAS.result), compared);
+      assert.deepEqual(parseMessage(JSON.stringify(result), SCHEMAS.result), result, 'comparison is optional');
+      assert.throws(() => parseMessage(JSON.stringify({ ...result, comparison: { mode: 'shadow', agrees: false } }), SCHEMAS.result), /comparison: must have required property 'model'/);
+      assert.throws(() => parseMessage(JSON.stringify({ ...result, comparison: { mode: 'ab', model, agrees: 'no' } }), SCHEMAS.result), (e) => {
+        const problems = (e as EdgeMLError).details?.['problems'] as string[];
+        return problems.some((p) => p.startsWith('/comparison/mode')) && problems.some((p) => p.startsWith('/comparison/agrees'));
+      });
+    });
+
+    it('validates edgeml.hard-example/v1 and names every missing field', () => {
+      const hard: HardExampleMessage = {
+        schema: SCHEMAS.hardExample,
+        id,
+        messageId: deterministicMessageId('hard-example', result.messageId),
+        source: file.source,
+        part: 'result:cls',
+        profile: 'cls',
+        reasons: ['lowConfidence', 'disagreement'],
+        model,
+        label: '0',
+        score: 0.51,
+        image: { blob: 'image/default/dev/2026/11/24/x/artifact.png', url: 'azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/d/paths/image/default/dev/2026/11/24/x/artifact.png' },
+        dataset: { folder: 'to-label/cls', blob: 'to-label/cls/dev/2026/11/24/00/20261124T000000Z-0123456789abcdef.jsonl' },
+        createdAt: '2026-11-24T00:00:03.000Z',
+      };
+      assertValidMessage(hard);
+      assert.deepEqual(parseMessage(JSON.stringify(hard), SCHEMAS.hardExample), hard);
+      assert.throws(() => assertValidMessage({ ...hard, reasons: [] } as { schema: string }), /reasons/);
+      assert.throws(() => assertValidMessage({ ...hard, reasons: ['tired'] } as unknown as { schema: string }), /reasons/);
+      const { image: _image, dataset: _dataset, ...partial } = hard;
+      assert.throws(() => assertValidMessage(partial as { schema: string }), (e) => /image/.test(String(e)) && /dataset/.test(String(e)));
+    });
   });
 });
