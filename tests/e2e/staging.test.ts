@@ -5,14 +5,11 @@
  * dead-lettered or deferred).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { generateSamples, renderTextImage, type RunSummary } from '@edgeml/runtime';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { generateSamples, renderTextImage } from '@edgeml/runtime';
+import { runUntilIdle } from '../helpers/suite.js';
 
 async function filesUnder(dir: string): Promise<{ name: string; bytes: number }[]> {
   const names = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
@@ -35,18 +32,9 @@ describe('e2e: staging holds no tensor after a run (npm start -- --until-idle)',
       // What an empty inbox gets (12 images and a CSV), plus 40 more images: a non-empty inbox gets no samples.
       await generateSamples(inbox);
       for (let i = 0; i < 40; i++) await writeFile(path.join(inbox, `extra-${String(i).padStart(2, '0')}.${i % 2 === 0 ? 'png' : 'jpg'}`), await renderTextImage(`Extra ${i} lot ${i * 7}`, { rotate180: i % 5 === 4, format: i % 2 === 0 ? 'png' : 'jpeg' }));
-      const child = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/dist/bin/start.js'), '--until-idle', '--workdir', workDir, '--hub-port', '0', '--idle-timeout', '900'], {
-        cwd: repoRoot,
-        env: { ...process.env, EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      const { code, stdout, stderr, summary: s } = await runUntilIdle(workDir, 900);
       assert.equal(code, 0, `runtime exited ${code}\nstdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-4000)}`);
-      const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as RunSummary;
+      const summary = s!;
       assert.equal(summary.filesSeen, 53, JSON.stringify(summary));
       assert.equal(summary.completed, 53, JSON.stringify(summary));
       assert.equal(summary.deadLettered, 0, JSON.stringify(summary.deadLetteredByReason));

@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createLogger, sleep } from '@edgeml/shared';
-import { startLocalRuntime, type LocalRuntime, type RunSummary } from '@edgeml/runtime';
+import { startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { runUntilIdle } from '../helpers/suite.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const silent = createLogger({ name: 'e2e', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -40,19 +41,9 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
   it('processes the sample data: every file accounted for, results on $upstream, blobs in Azurite', async () => {
     const workDir = await mkdtemp(path.join(tmpdir(), 'edgeml-e2e-'));
     try {
-      const child = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/dist/bin/start.js'), '--until-idle', '--workdir', workDir, '--hub-port', '0', '--idle-timeout', '600'], {
-        cwd: repoRoot,
-        env: { ...process.env, EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-      const lastLine = stdout.trim().split('\n').at(-1) ?? '';
+      const { code, stdout, stderr, summary: s } = await runUntilIdle(workDir, 600);
       assert.equal(code, 0, `runtime exited ${code}\nstdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-4000)}`);
-      const summary = JSON.parse(lastLine) as RunSummary;
+      const summary = s!;
       const samples = (await readdir(path.join(workDir, 'data', 'share', 'inbox'))).filter((n) => !n.startsWith('.'));
       assert.equal(summary.ok, true);
       assert.equal(summary.unaccounted, 0);

@@ -4,6 +4,7 @@
  * `$upstream` journal, and read back every blob with its metadata and content hash.
  */
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createLogger, sleep } from '@edgeml/shared';
-import { startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { startLocalRuntime, type LocalRuntime, type RunSummary } from '@edgeml/runtime';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -156,4 +157,28 @@ export function restartCounts(runtime: LocalRuntime): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, p] of runtime.processes) out[name] = p.snapshot().restarts;
   return out;
+}
+
+/**
+ * Runs `npm start -- --until-idle` as a user does (the built runtime, a fresh hub port, Azurite as the blob
+ * endpoint) on `workDir` and returns its exit code, its output and the JSON summary of its last line.
+ */
+export async function runUntilIdle(workDir: string, idleTimeoutS: number): Promise<{ code: number | null; stdout: string; stderr: string; summary: RunSummary | undefined }> {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/dist/bin/start.js'), '--until-idle', '--workdir', workDir, '--hub-port', '0', '--idle-timeout', String(idleTimeoutS)], {
+    cwd: repoRoot,
+    env: { ...process.env, EDGEML_STORAGE_CONNECTION_STRING: '', EDGEML_STORAGE_CONTAINER_SAS_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  let summary: RunSummary | undefined;
+  try {
+    summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as RunSummary;
+  } catch {
+    summary = undefined; // the assertion on `code` says why, with the output
+  }
+  return { code, stdout, stderr, summary };
 }
