@@ -29,6 +29,8 @@ export {
   type CompletionMessage,
   type AlertSeverity,
   type AlertMessage,
+  type RolloutMessage,
+  type RolloutModelRef,
   type ShareFileEvent,
   type AnyMessage,
 } from './contracts/messages.js';
@@ -41,6 +43,7 @@ export {
   COMPLETION_MESSAGE_SCHEMA,
   ALERT_MESSAGE_SCHEMA,
   HARD_EXAMPLE_MESSAGE_SCHEMA,
+  ROLLOUT_MESSAGE_SCHEMA,
   SHARE_FILE_EVENT_SCHEMA,
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';

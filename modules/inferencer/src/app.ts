@@ -14,6 +14,8 @@ import { INFERENCER_DEFAULTS, type InferencerConfig } from './config.js';
 import { createBatchRunner, profileOfKey, type ItemResult, type QueuedTensor } from './execution.js';
 import { Intake } from './intake.js';
 import { registerMethods } from './methods.js';
+import { RolloutDecisions } from './rollout/decisions.js';
+import { RolloutManager } from './rollout/manager.js';
 import { ModelServing } from './models/serving.js';
 import { createFileModelStore } from './models/store.js';
 import { Outputs } from './outputs.js';
@@ -94,7 +96,8 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     maxQueueDelayMs: INFERENCER_DEFAULTS.maxQueueDelayMs,
     maxInFlightPerLane: BATCHES_IN_FLIGHT_PER_MODEL,
     laneOf: profileOfKey,
-    run: createBatchRunner(models, metrics),
+    // The rollout manager is built below; the runner asks it per batch.
+    run: createBatchRunner(models, metrics, { active: (p) => rollout.active(p), sampled: (a, id) => rollout.sampled(a, id), observe: (a, o) => rollout.observe(a, o) }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     onBatch: (info) => {
       const profile = profileOfKey(info.key);
@@ -104,14 +107,40 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   });
   const intake = new Intake({ paths, serving: models, admission, batcher: batches, outputs, staging, config: () => config!, counts, metrics, logger, signal: stopController.signal });
 
+  const decisions = new RolloutDecisions(paths.state(INFERENCER_MODULE_NAME), logger);
+  const rollout: RolloutManager = new RolloutManager({
+    serving: models,
+    decisions,
+    logger,
+    now: deps.now,
+    events: {
+      report: (patch) => edge.updateReported({ rollout: patch }).catch((err: unknown) => logger.warn({ err }, 'could not report rollout state')),
+      event: (profile, kind, body) => outputs.rolloutEvent(profile, kind, body),
+      alert: (code, message, details) => outputs.alert(code === 'ROLLOUT_ROLLED_BACK' ? 'warning' : 'error', code, message, { details }),
+    },
+  });
+  /** The configuration the models serve (a promoted rollout candidate in place of its live entry). */
+  let effective: InferencerConfig | undefined;
+
   const reporting: Reporting = new Reporting({ edge, logger, now: deps.now, models, batches, admission, pool, staging, outputs, counts, metrics, config: () => config });
 
   // ---- the app ---------------------------------------------------------------------------------
   const app: InferencerApp = {
     async configure(next, previous) {
       if (previous === undefined) await staging.prepare();
+      if (previous === undefined) await decisions.load();
       pool.resize(next.sessionWorkers);
-      await models.apply(next, previous);
+      const nextEffective = rollout.effective(next);
+      // Rollout candidates load first: a candidate that cannot load rejects the change before anything is swapped.
+      const prepared = await rollout.prepare(nextEffective);
+      try {
+        await models.apply(nextEffective, effective);
+      } catch (err: unknown) {
+        rollout.discard(prepared);
+        throw err;
+      }
+      await rollout.commit(prepared, nextEffective);
+      effective = nextEffective;
       config = next;
       batches.reconfigure({ maxBatchSize: next.maxBatchSize, maxQueueDelayMs: next.maxQueueDelayMs });
       admission.resize({ maxItems: next.maxQueueItems, maxBytes: next.maxQueueBytes });
@@ -152,6 +181,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
         stopController.abort();
         batches.close();
         await Promise.race([Promise.all([...handlers]), aborted]);
+        rollout.close();
         await models.close();
         await pool.close();
         logger.info({ counts }, 'inferencer stopped');
@@ -159,7 +189,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       return stopping;
     },
 
-    status: () => reporting.status(),
+    status: () => ({ ...reporting.status(), rollout: rollout.status() }),
 
     ready() {
       const reasons = models.notReadyReasons();

@@ -4,6 +4,7 @@
  * rejects, and reports.
  */
 import { referenceProblems } from '@edgeml/shared';
+import { rolloutProblems, rolloutSchema, type RolloutSpec } from './rollout/config.js';
 import type { ExecutionProviderChoice } from './session/types.js';
 
 /** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm. */
@@ -31,7 +32,7 @@ const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 /** Profile names are transformer profile names (`cls`, `det`) and end up in part names (`result:cls`). */
 export const PROFILE_PATTERN = '^[a-z][a-z0-9_-]{0,31}$';
 
-const MODEL_ENTRY_SCHEMA = {
+export const MODEL_ENTRY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   // A model from the store or a URL is named; an OCI artifact names itself (its model manifest).
@@ -66,6 +67,7 @@ export const INFERENCER_CONFIG_SCHEMA = {
     modelDownloadTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3_600_000, default: INFERENCER_DEFAULTS.modelDownloadTimeoutMs },
     statusIntervalMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: INFERENCER_DEFAULTS.statusIntervalMs },
     sessionWorkers: { type: 'integer', minimum: 1, maximum: 8, default: INFERENCER_DEFAULTS.sessionWorkers },
+    rollout: rolloutSchema(MODEL_ENTRY_SCHEMA, PROFILE_PATTERN),
     models: {
       type: 'object',
       description: 'Model per preprocessing profile: { <profile>: { name, version, uri?, sha256?, maxBatchSize?, preferredBatchSizes? } }.',
@@ -115,6 +117,8 @@ export interface InferencerConfig {
   /** Worker threads hosting the ONNX Runtime sessions. */
   readonly sessionWorkers: number;
   readonly models: Readonly<Record<string, ModelEntry>>;
+  /** Staged rollouts: a candidate beside the live model of a profile (rollout/config.ts). */
+  readonly rollout: Readonly<Record<string, RolloutSpec>>;
 }
 
 /**
@@ -127,27 +131,29 @@ export function buildInferencerConfig(validated: Record<string, unknown>): { con
   if (cfg.maxQueueBytes < cfg.maxTensorBytes) {
     problems.push(`/maxQueueBytes: must be at least maxTensorBytes (${cfg.maxTensorBytes}), or no tensor of the largest allowed size could ever be queued`);
   }
-  for (const [profile, entry] of Object.entries(cfg.models)) {
+  const entries: [string, ModelEntry][] = [...Object.entries(cfg.models).map(([p, e]): [string, ModelEntry] => [`/models/${p}`, e]), ...Object.entries(cfg.rollout).map(([p, r]): [string, ModelEntry] => [`/rollout/${p}/candidate`, r.candidate])];
+  problems.push(...rolloutProblems(cfg.rollout, cfg.models));
+  for (const [where, entry] of entries) {
     if (entry.preferredBatchSizes !== undefined) {
       const sorted = [...entry.preferredBatchSizes].sort((a, b) => a - b);
       (entry as { preferredBatchSizes?: readonly number[] }).preferredBatchSizes = sorted;
       const cap = Math.min(cfg.maxBatchSize, entry.maxBatchSize ?? cfg.maxBatchSize);
       const over = sorted.filter((p) => p > cap);
-      if (over.length > 0) problems.push(`/models/${profile}/preferredBatchSizes: ${over.join(', ')} exceed the model's largest batch (${cap})`);
+      if (over.length > 0) problems.push(`${where}/preferredBatchSizes: ${over.join(', ')} exceed the model's largest batch (${cap})`);
     }
     if (entry.artifact !== undefined) {
-      problems.push(...referenceProblems(entry.artifact).map((p) => `/models/${profile}/artifact: ${p}`));
-      if (entry.uri !== undefined) problems.push(`/models/${profile}: give uri or artifact, not both`);
+      problems.push(...referenceProblems(entry.artifact).map((p) => `${where}/artifact: ${p}`));
+      if (entry.uri !== undefined) problems.push(`${where}: give uri or artifact, not both`);
     }
     if (entry.uri === undefined) continue;
     const isUrl = /^https?:\/\//i.test(entry.uri);
-    if (/^[a-z][a-z0-9+.-]*:/i.test(entry.uri) && !isUrl) problems.push(`/models/${profile}/uri: only http(s) URLs or paths inside the model store are accepted`);
-    if (isUrl && entry.sha256 === undefined) problems.push(`/models/${profile}/sha256: required when uri is a URL (a downloaded model is verified before it is loaded)`);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(entry.uri) && !isUrl) problems.push(`${where}/uri: only http(s) URLs or paths inside the model store are accepted`);
+    if (isUrl && entry.sha256 === undefined) problems.push(`${where}/sha256: required when uri is a URL (a downloaded model is verified before it is loaded)`);
     if (isUrl) {
       try {
         new URL(entry.uri);
       } catch {
-        problems.push(`/models/${profile}/uri: not a valid URL`);
+        problems.push(`${where}/uri: not a valid URL`);
       }
     }
   }

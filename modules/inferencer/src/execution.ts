@@ -5,10 +5,13 @@
  * batch and post-processes each item. Nothing of a tensor's data passes through the main thread.
  */
 import { EdgeMLError, ERROR_CODES, type ErrorCode, type ImageGeometry, type TensorMessage } from '@edgeml/shared';
-import type { ModelServing } from './models/serving.js';
+import { effectiveBatching } from './batching.js';
+import type { LoadedModel, ModelServing } from './models/serving.js';
+import { agrees } from './rollout/compare.js';
+import type { RolloutManager } from './rollout/manager.js';
 import type { ResultModel } from './outputs.js';
 import type { PostprocessResult } from './postprocess/types.js';
-import { isItemFailure } from './session/types.js';
+import { isItemFailure, type BatchResponse } from './session/types.js';
 import type { InferencerMetrics } from './status.js';
 import { tensorMismatch } from './tensor-checks.js';
 
@@ -40,42 +43,97 @@ export function profileOfKey(key: string): string {
 
 const asCode = (code: string): ErrorCode => (code in ERROR_CODES ? (code as ErrorCode) : 'INFERENCE_FAILED');
 
-export function createBatchRunner(serving: ModelServing, metrics: InferencerMetrics) {
+const resultModelOf = (m: LoadedModel): ResultModel => ({ name: m.name, version: m.version, sha256: m.sha256, digest: m.digest, provider: m.session.provider });
+
+/** One model's run of some items of the batch, read from their files in the session worker. */
+function runOn(model: LoadedModel, items: readonly QueuedTensor[], indexes: readonly number[]): Promise<BatchResponse> {
+  const first = items[indexes[0]!]!;
+  return model.session.runFiles({
+    inputName: model.inputName,
+    dtype: first.message.tensor.dtype,
+    itemShape: first.itemShape,
+    items: indexes.map((i) => {
+      const t = items[i]!;
+      return { file: t.file, tensor: t.message.tensor, verifySha256: t.verifySha256, geometry: t.message.preprocessing.geometry as ImageGeometry | undefined };
+    }),
+    postprocessor: model.manifest.postprocessor,
+    labels: model.manifest.labels ?? [],
+  });
+}
+
+/** A candidate's run of the sampled items, in batches it accepts (a model fixed at batch 1 runs them one by one). */
+async function runInChunks(model: LoadedModel, items: readonly QueuedTensor[], indexes: readonly number[]): Promise<BatchResponse> {
+  const size = effectiveBatching({ ...model, provider: model.session.provider }, { maxBatchSize: indexes.length }).maxBatchSize;
+  if (size >= indexes.length) return runOn(model, items, indexes);
+  const parts: BatchResponse[] = [];
+  for (let i = 0; i < indexes.length; i += size) parts.push(await runOn(model, items, indexes.slice(i, i + size)));
+  return { inferMs: parts.reduce((a, p) => a + p.inferMs, 0), postprocessMs: parts.reduce((a, p) => a + p.postprocessMs, 0), items: parts.flatMap((p) => p.items) };
+}
+
+/**
+ * Runs batches on the model serving each profile. When a rollout runs for the profile, the sampled
+ * items run on the candidate too, at the same time (both read the same tensor files): in `shadow`
+ * the live model's results are sent and the candidate's only compared; in `canary` the candidate's
+ * are sent (the live model's answer to the same items is the comparison, and the fallback when the
+ * candidate fails on an item, so no item fails because of a candidate).
+ */
+export function createBatchRunner(serving: ModelServing, metrics: InferencerMetrics, rollout?: Pick<RolloutManager, 'active' | 'sampled' | 'observe'>) {
   return async (key: string, items: readonly QueuedTensor[]): Promise<(ItemResult | Error)[]> => {
     const profile = profileOfKey(key);
     const model = serving.acquire(profile);
     if (model === undefined) return items.map(() => new EdgeMLError('TENSOR_MISMATCH', `no model serves profile ${profile} any more`));
+    const active = rollout?.active(profile);
+    const candidate = active?.candidate;
+    if (candidate !== undefined) serving.hold(candidate);
     try {
       const out: (ItemResult | Error | undefined)[] = items.map((t) => {
         const why = tensorMismatch(t.message, model.manifest);
         return why === undefined ? undefined : new EdgeMLError('TENSOR_MISMATCH', why);
       });
       const runnable = items.map((_, i) => i).filter((i) => out[i] === undefined);
-      const first = items[runnable[0] ?? -1];
-      if (first === undefined) return out as Error[];
-      const response = await model.session.runFiles({
-        inputName: model.inputName,
-        dtype: first.message.tensor.dtype,
-        itemShape: first.itemShape,
-        items: runnable.map((i) => {
-          const t = items[i]!;
-          return { file: t.file, tensor: t.message.tensor, verifySha256: t.verifySha256, geometry: t.message.preprocessing.geometry as ImageGeometry | undefined };
-        }),
-        postprocessor: model.manifest.postprocessor,
-        labels: model.manifest.labels ?? [],
-      });
+      if (runnable.length === 0) return out as Error[];
+      const sampled = active === undefined || candidate === undefined ? [] : runnable.filter((i) => rollout!.sampled(active, items[i]!.message.id) && tensorMismatch(items[i]!.message, candidate.manifest) === undefined);
+      const [response, candidateRun] = await Promise.all([
+        runOn(model, items, runnable),
+        sampled.length === 0 ? undefined : runInChunks(candidate!, items, sampled).then((r) => r, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+      ]);
       if (response.inferMs > 0) metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
       metrics.postprocessTime.observe({ profile }, response.postprocessMs / 1000);
-      const resultModel: ResultModel = { name: model.name, version: model.version, sha256: model.sha256, digest: model.digest, provider: model.session.provider };
+      const resultModel = resultModelOf(model);
       runnable.forEach((i, n) => {
         const item = response.items[n];
         if (item === undefined) out[i] = new EdgeMLError('INTERNAL', `the session returned ${response.items.length} results for ${runnable.length} items`);
         else if (isItemFailure(item)) out[i] = new EdgeMLError(asCode(item.code), item.message);
         else out[i] = { model: resultModel, post: item, inferMs: response.inferMs };
       });
+      if (active !== undefined && candidateRun !== undefined) {
+        const failedWhole = candidateRun instanceof Error;
+        const outcomes: (boolean | 'failed')[] = [];
+        sampled.forEach((i, n) => {
+          const live = out[i];
+          const item = failedWhole ? undefined : candidateRun.items[n];
+          // A score that is not a number (NaN from a broken model) is a failure of the candidate.
+          if (item === undefined || isItemFailure(item) || (item.score !== undefined && !Number.isFinite(item.score))) {
+            if (!(live instanceof Error)) outcomes.push('failed');
+            return;
+          }
+          // An item the live model failed on is the item's fault, not a disagreement.
+          if (live === undefined || live instanceof Error) return;
+          outcomes.push(agrees(live.post, item));
+          if (active.spec.mode === 'canary') out[i] = { model: resultModelOf(candidate!), post: item, inferMs: (candidateRun as BatchResponse).inferMs };
+        });
+        void rollout!.observe(active, {
+          outcomes,
+          liveMs: response.inferMs,
+          liveItems: runnable.length,
+          candidateMs: failedWhole ? 0 : candidateRun.inferMs,
+          candidateItems: failedWhole ? 0 : sampled.length,
+        });
+      }
       return out as (ItemResult | Error)[];
     } finally {
       serving.release(model);
+      if (candidate !== undefined) serving.release(candidate);
     }
   };
 }

@@ -40,3 +40,10 @@ export { createSessionPool, isWorkerStopped, type SessionPool, type SessionPoolO
 export { identityModel } from './session/identity-model.js';
 export { runBatchOn, sliceItem } from './session/batch-core.js';
 export type { BatchRequest, BatchResponse, ExecutionProviderChoice, ExecutionProviderName, ModelSession, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './session/types.js';
+export { ArtifactCache, ARTIFACT_INDEX_DIR, type CachedArtifact } from './models/artifact-cache.js';
+export { PRELOAD_DIR, stageArtifact, type ArtifactInfo } from './models/artifact-source.js';
+export { ROLLOUT_DEFAULTS, rolloutProblems, type RolloutMode, type RolloutSpec } from './rollout/config.js';
+export { agrees } from './rollout/compare.js';
+export { RolloutEvaluator, type RolloutDecision, type RolloutFigures, type RolloutObservation } from './rollout/evaluator.js';
+export { RolloutDecisions, entryKey, type Decision } from './rollout/decisions.js';
+export { RolloutManager, type ActiveRollout, type RolloutEventKind, type RolloutEvents } from './rollout/manager.js';

@@ -2,6 +2,7 @@
  * Everything the inferencer sends: results (retried until edgeHub persisted them), the completions
  * of tensors it dead-letters or defers (so the watcher never waits for a timeout), and alerts.
  */
+import { randomUUID } from 'node:crypto';
 import {
   EdgeMLError,
   SCHEMAS,
@@ -17,6 +18,7 @@ import {
   type EdgeClient,
   type InferenceResultMessage,
   type Logger,
+  type RolloutMessage,
   type TensorMessage,
 } from '@edgeml/shared';
 import type { PostprocessResult } from './postprocess/types.js';
@@ -142,6 +144,34 @@ export class Outputs {
       await this.#o.edge.sendOutput('completed', completionOutput(completion));
     } catch (err: unknown) {
       this.#o.logger.warn({ err, id: msg.id }, 'could not send the deferral; the watcher re-emits after its completion timeout');
+    }
+  }
+
+  /** Sends a rollout step (`edgeml.rollout/v1`) on `rollout`, routed to $upstream. Never throws. */
+  async rolloutEvent(profile: string, event: RolloutMessage['event'], state: Readonly<Record<string, unknown>>): Promise<void> {
+    const message: RolloutMessage = {
+      schema: SCHEMAS.rollout,
+      messageId: randomUUID(),
+      module: this.#o.edge.moduleId,
+      profile,
+      event,
+      mode: state['mode'] as RolloutMessage['mode'],
+      candidate: (state['candidate'] ?? {}) as RolloutMessage['candidate'],
+      live: (state['live'] ?? null) as RolloutMessage['live'],
+      ...(state['thresholds'] === undefined ? {} : { thresholds: state['thresholds'] as Readonly<Record<string, number>> }),
+      ...(state['figures'] === undefined ? {} : { figures: state['figures'] as Readonly<Record<string, number | null>> }),
+      reason: (state['reason'] as string | null | undefined) ?? (state['lastError'] as { message?: string } | null | undefined)?.message ?? null,
+      createdAt: this.#o.now().toISOString(),
+    };
+    const candidate = message.candidate as { digest?: string };
+    try {
+      await retry(() => this.#o.edge.sendOutput('rollout', { body: message, messageId: message.messageId, properties: { schema: SCHEMAS.rollout, profile, event, mode: message.mode, ...(candidate.digest === undefined ? {} : { candidateDigest: candidate.digest }) } }), {
+        maxAttempts: 3,
+        initialDelayMs: 200,
+        signal: this.#o.signal,
+      });
+    } catch (err: unknown) {
+      this.#o.logger.error({ err, profile, event }, 'could not send a rollout event');
     }
   }
 

@@ -37,6 +37,8 @@ export const MODULE_ENDPOINTS = {
       /** `edgeml.completion/v1` for tensors the inferencer dead-letters. */
       completed: 'completed',
       alerts: 'alerts',
+      /** `edgeml.rollout/v1`: each step of a staged rollout (shadow/canary) with its comparison figures, to $upstream. */
+      rollout: 'rollout',
     },
   },
   uploader: {

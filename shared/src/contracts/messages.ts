@@ -13,6 +13,7 @@ export const SCHEMAS = {
   completion: 'edgeml.completion/v1',
   alert: 'edgeml.alert/v1',
   hardExample: 'edgeml.hard-example/v1',
+  rollout: 'edgeml.rollout/v1',
 } as const;
 export type SchemaId = (typeof SCHEMAS)[keyof typeof SCHEMAS];
 
@@ -271,6 +272,31 @@ export interface AlertMessage {
   readonly createdAt: string;
 }
 
+/** A model named in a rollout event. */
+export interface RolloutModelRef {
+  readonly name: string;
+  readonly version: string;
+  /** The OCI artifact's manifest digest, else `sha256:<model.onnx>`. */
+  readonly digest: string;
+  readonly artifact?: string | null;
+}
+
+/** inferencer → $upstream (`rollout`): a step of a staged rollout, with the comparison figures. */
+export interface RolloutMessage {
+  readonly schema: typeof SCHEMAS.rollout;
+  readonly messageId: string;
+  readonly module: string;
+  readonly profile: string;
+  readonly event: 'started' | 'progress' | 'promoted' | 'rolledBack' | 'refused';
+  readonly mode: 'shadow' | 'canary';
+  readonly candidate: RolloutModelRef | Readonly<Record<string, unknown>>;
+  readonly live: RolloutModelRef | null;
+  readonly thresholds?: Readonly<Record<string, number>>;
+  readonly figures?: Readonly<Record<string, number | null>>;
+  readonly reason?: string | null;
+  readonly createdAt: string;
+}
+
 /** Azure Stack Edge share notification (input `shareEvents`); external contract, PascalCase. */
 export interface ShareFileEvent {
   readonly ChangeType: string;
@@ -278,4 +304,4 @@ export interface ShareFileEvent {
   readonly ShareName: string;
 }
 
-export type AnyMessage = FileMessage | TensorMessage | ArtifactMessage | InferenceResultMessage | CompletionMessage | AlertMessage | HardExampleMessage;
+export type AnyMessage = FileMessage | TensorMessage | ArtifactMessage | InferenceResultMessage | CompletionMessage | AlertMessage | HardExampleMessage | RolloutMessage;

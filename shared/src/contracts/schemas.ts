@@ -260,6 +260,36 @@ export const ALERT_MESSAGE_SCHEMA = {
   },
 } as const;
 
+const rolloutModel = {
+  type: 'object',
+  required: ['name', 'version', 'digest'],
+  properties: { name: nonEmpty(128), version: nonEmpty(64), digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' }, artifact: { type: ['string', 'null'] } },
+} as const;
+
+export const ROLLOUT_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.rollout.v1.json',
+  title: SCHEMAS.rollout,
+  type: 'object',
+  required: ['schema', 'messageId', 'module', 'profile', 'event', 'mode', 'candidate', 'live', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.rollout },
+    messageId: nonEmpty(256),
+    module: nonEmpty(64),
+    profile: nonEmpty(32),
+    event: { enum: ['started', 'progress', 'promoted', 'rolledBack', 'refused'] },
+    mode: { enum: ['shadow', 'canary'] },
+    candidate: { type: 'object' },
+    live: { oneOf: [rolloutModel, { type: 'null' }] },
+    thresholds: { type: 'object' },
+    figures: {
+      type: 'object',
+      description: 'items, agreed, disagreed, candidateErrors, agreement, errorRate, liveMsPerItem, candidateMsPerItem, latencyRatio, consecutiveErrors',
+    },
+    reason: { type: ['string', 'null'] },
+    createdAt: isoTime,
+  },
+} as const;
+
 export const SHARE_FILE_EVENT_SCHEMA = {
   $id: 'https://edgeml.example/schemas/ase.fileevent.json',
   title: 'Azure Stack Edge FileEvent',
@@ -280,4 +310,5 @@ export const MESSAGE_SCHEMAS = {
   [SCHEMAS.completion]: COMPLETION_MESSAGE_SCHEMA,
   [SCHEMAS.alert]: ALERT_MESSAGE_SCHEMA,
   [SCHEMAS.hardExample]: HARD_EXAMPLE_MESSAGE_SCHEMA,
+  [SCHEMAS.rollout]: ROLLOUT_MESSAGE_SCHEMA,
 } as const;

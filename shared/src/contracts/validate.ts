@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EdgeMLError } from '../errors.js';
-import { type SCHEMAS, type AlertMessage, type ArtifactMessage, type CompletionMessage, type FileMessage, type HardExampleMessage, type InferenceResultMessage, type SchemaId, type ShareFileEvent, type TensorMessage } from './messages.js';
+import { type SCHEMAS, type AlertMessage, type ArtifactMessage, type CompletionMessage, type FileMessage, type HardExampleMessage, type InferenceResultMessage, type RolloutMessage, type SchemaId, type ShareFileEvent, type TensorMessage } from './messages.js';
 import { MESSAGE_SCHEMAS, SHARE_FILE_EVENT_SCHEMA } from './schemas.js';
 
 /** edgeHub refuses messages over 256 KiB (reference §6); we refuse them before parsing. */
@@ -28,6 +28,7 @@ interface SchemaTypes {
   [SCHEMAS.completion]: CompletionMessage;
   [SCHEMAS.alert]: AlertMessage;
   [SCHEMAS.hardExample]: HardExampleMessage;
+  [SCHEMAS.rollout]: RolloutMessage;
 }
 
 /**

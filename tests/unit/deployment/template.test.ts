@@ -94,6 +94,7 @@ describe('deployment templates', () => {
         'transformer/artifacts -> uploader/artifacts',
         'inferencer/results -> $upstream',
         'inferencer/results -> uploader/results',
+        'inferencer/rollout -> $upstream',
         'uploader/completed -> watcher/completed',
         'transformer/completed -> watcher/completed',
         'inferencer/completed -> watcher/completed',

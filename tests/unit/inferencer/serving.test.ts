@@ -69,7 +69,7 @@ function fakeSessions() {
   return { opened, open };
 }
 
-const config = (models: Record<string, ModelEntry>): InferencerConfig => ({ ...INFERENCER_DEFAULTS, models });
+const config = (models: Record<string, ModelEntry>): InferencerConfig => ({ ...INFERENCER_DEFAULTS, models, rollout: {} });
 
 describe('inferencer model serving (fakes of the store and the sessions)', () => {
   it('applies a twin change as a whole: one refused candidate keeps every model as it was', async () => {

@@ -204,6 +204,42 @@ export class ModelServing {
     });
   }
 
+  /**
+   * Loads a rollout candidate for `profile` (stage, session, signature check, warm-up) without
+   * swapping it in; it must accept the live model's tensors (same preprocessing signature).
+   * @throws EdgeMLError as a swap's candidate, and MODEL_INVALID for another preprocessing signature
+   */
+  prepareCandidate(profile: string, entry: ModelEntry, c: InferencerConfig): Promise<LoadedModel> {
+    return this.#serialised(async () => {
+      const m = await this.#loadCandidate(profile, entry, c);
+      const live = this.serving(profile);
+      if (live !== undefined && live.manifest.preprocessing.signature !== m.manifest.preprocessing.signature) {
+        await m.session.release().catch((err: unknown) => this.#o.logger.warn({ err }, 'releasing a refused candidate failed'));
+        throw new EdgeMLError('MODEL_INVALID', `candidate ${m.name}@${m.version} expects preprocessing ${m.manifest.preprocessing.signature}; the live model's tensors are ${live.manifest.preprocessing.signature}`);
+      }
+      return m;
+    });
+  }
+
+  /** Counts a batch on a model that is not (or not yet) the one serving, e.g. a rollout candidate. */
+  hold(model: LoadedModel): void {
+    model.inFlight++;
+  }
+
+  /** Makes a candidate the model serving its profile (as a swap: running batches finish on the old one). */
+  promote(candidate: LoadedModel): Promise<void> {
+    return this.#serialised(async () => {
+      if (this.#config !== undefined) this.#config = { ...this.#config, models: { ...this.#config.models, [candidate.profile]: candidate.entry } };
+      this.#swapIn(candidate);
+      await this.#o.events.changed();
+    });
+  }
+
+  /** Releases a model that will not serve (a rolled-back candidate), once its last batch ends. */
+  retire(model: LoadedModel): void {
+    this.#retire(model);
+  }
+
   /** Sessions that died with their worker: reopen the models they served. */
   sessionsLost(sessions: readonly ModelSession[]): void {
     const lost = new Set(sessions);
