@@ -4,7 +4,7 @@
  * session (a worker thread), which reads every tensor file straight into one batch buffer, runs the
  * batch and post-processes each item. Nothing of a tensor's data passes through the main thread.
  */
-import { EdgeMLError, ERROR_CODES, type ErrorCode, type ImageGeometry, type TensorMessage } from '@edgeml/shared';
+import { EdgeMLError, ERROR_CODES, type ErrorCode, type ImageGeometry, type ResultComparison, type TensorMessage } from '@edgeml/shared';
 import { effectiveBatching } from './batching.js';
 import type { LoadedModel, ModelServing } from './models/serving.js';
 import { agrees } from './rollout/compare.js';
@@ -30,6 +30,8 @@ export interface ItemResult {
   readonly model: ResultModel;
   readonly post: PostprocessResult;
   readonly inferMs: number;
+  /** A rollout candidate (shadow) or the live model (canary) on the same item: its answer and whether it agrees. */
+  readonly comparison?: ResultComparison;
 }
 
 /** Batcher keys: `<profile>|<dtype>|<item shape>`; the profile is the lane (one session). */
@@ -119,8 +121,19 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
           }
           // An item the live model failed on is the item's fault, not a disagreement.
           if (live === undefined || live instanceof Error) return;
-          outcomes.push(agrees(live.post, item));
-          if (active.spec.mode === 'canary') out[i] = { model: resultModelOf(candidate!), post: item, inferMs: (candidateRun as BatchResponse).inferMs };
+          const agreed = agrees(live.post, item);
+          outcomes.push(agreed);
+          const answer = (m: LoadedModel, p: typeof item): ResultComparison => ({
+            mode: active.spec.mode,
+            model: { name: m.name, version: m.version, sha256: m.sha256, digest: m.digest },
+            agrees: agreed,
+            ...(p.label === undefined ? {} : { label: p.label }),
+            ...(p.score === undefined || !Number.isFinite(p.score) ? {} : { score: p.score }),
+          });
+          out[i] =
+            active.spec.mode === 'canary'
+              ? { model: resultModelOf(candidate!), post: item, inferMs: (candidateRun as BatchResponse).inferMs, comparison: answer(model, live.post) }
+              : { ...live, comparison: answer(candidate!, item) };
         });
         void rollout!.observe(active, {
           outcomes,

@@ -105,8 +105,8 @@ export class Intake {
       const batching = effectiveBatching({ ...model, provider: model.session.provider }, c);
       const queued: QueuedTensor = { message: msg, file, itemShape, verifySha256: !o.staging.contains(file) };
       const batched = await o.batcher.push(batchKey(profile, msg.tensor.dtype, itemShape), queued, batching);
-      const { model: resultModel, post, inferMs } = batched.result;
-      await o.outputs.sendResult(msg, resultModel, post, { batchSize: batched.batchSize, queueMs: batched.queueMs, inferMs });
+      const { model: resultModel, post, inferMs, comparison } = batched.result;
+      await o.outputs.sendResult(msg, resultModel, post, { batchSize: batched.batchSize, queueMs: batched.queueMs, inferMs }, comparison);
     } catch (err: unknown) {
       await this.#failed(msg, err);
     } finally {

@@ -18,6 +18,7 @@ import {
   type EdgeClient,
   type InferenceResultMessage,
   type Logger,
+  type ResultComparison,
   type RolloutMessage,
   type TensorMessage,
 } from '@edgeml/shared';
@@ -64,7 +65,7 @@ export class Outputs {
    * Sends the result of one tensor; resolves once edgeHub has persisted it.
    * @throws EdgeMLError EDGE_SEND_FAILED after retries, MESSAGE_TOO_LARGE, ABORTED
    */
-  async sendResult(msg: TensorMessage, model: ResultModel, post: PostprocessResult, runtime: ResultRuntime): Promise<void> {
+  async sendResult(msg: TensorMessage, model: ResultModel, post: PostprocessResult, runtime: ResultRuntime, comparison?: ResultComparison): Promise<void> {
     const profile = msg.preprocessing.profile;
     const result: InferenceResultMessage = {
       schema: SCHEMAS.result,
@@ -76,6 +77,7 @@ export class Outputs {
       model: { name: model.name, version: model.version, sha256: model.sha256, digest: model.digest },
       runtime: { provider: model.provider, batchSize: runtime.batchSize, queueMs: round3(runtime.queueMs), inferMs: round3(runtime.inferMs) },
       outputs: post.outputs,
+      ...(comparison === undefined ? {} : { comparison }),
       createdAt: this.#o.now().toISOString(),
     };
     // The body is built from a validated message and a model whose post-processor's output was checked
@@ -93,6 +95,7 @@ export class Outputs {
       provider: model.provider,
       ...(post.label === undefined ? {} : { label: post.label }),
       ...(post.score === undefined ? {} : { score: String(post.score) }),
+      ...(comparison === undefined ? {} : { comparison: comparison.agrees ? 'agrees' : 'disagrees' }),
     };
     await retry(() => this.#o.edge.sendOutput('results', { body: result, messageId: result.messageId, properties }), {
       maxAttempts: 5,

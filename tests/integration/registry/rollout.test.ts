@@ -83,6 +83,9 @@ describe('staged rollout: shadow and canary with automatic promotion or rollback
     assert.equal(rollout().state, 'shadow');
     const results = await flow(40);
     assert.ok(results.every((r) => digestOfResult(r) === live), 'shadow results are not sent: every result is the live model');
+    // Each result carries the candidate's answer beside it (a hard example where they disagree).
+    const comparison = results[0]!['comparison'] as { mode: string; agrees: boolean; model: { digest: string } };
+    assert.deepEqual({ mode: comparison.mode, agrees: comparison.agrees, digest: comparison.model.digest }, { mode: 'shadow', agrees: false, digest: digests['opposite']!.split('@')[1] });
     await waitFor('rolled back', () => rollout().state === 'rolledBack');
     const r = rollout();
     assert.ok(r.figures.items >= 24);
@@ -134,6 +137,8 @@ describe('staged rollout: shadow and canary with automatic promotion or rollback
     const canaryDigest = digests['identityCanary']!.split('@')[1]!;
     assert.ok((byDigest.get(canaryDigest) ?? 0) > 5 && (byDigest.get(same) ?? 0) > 5, `both models serve: ${JSON.stringify([...byDigest])}`);
     assert.equal(rollout().state, 'canary');
+    const served1 = served.find((r) => digestOfResult(r) === canaryDigest)!;
+    assert.deepEqual(served1['comparison'], { mode: 'canary', agrees: true, model: { name: 'vec-model', version: '2', sha256: (served1['model'] as { sha256: string }).sha256, digest: same }, label: (served1['outputs'] as { label: string }).label, score: (served1['comparison'] as { score: number }).score });
 
     const spike = await h!.patch({ rollout: { vec: { mode: 'canary', candidate: { artifact: digests['broken'] }, fraction: 1, minItems: 1000, maxConsecutiveErrors: 5 } } });
     assert.equal(spike.status, 'applied', JSON.stringify(spike.problems));
