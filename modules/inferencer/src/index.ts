@@ -35,10 +35,9 @@ export { convexHull, dbBoxes, minAreaRect, paddleDet, paddleDetPostprocessor, re
 export type { ClassificationSpec, ItemTensor, PaddleClsSpec, PaddleDetSpec, PostprocessContext, PostprocessResult, Postprocessor, PostprocessorKind, PostprocessorSpec, RawSpec } from './postprocess/types.js';
 export { ORT_BACKEND, ORT_VERSION, type BackendSession, type BackendSessionOptions, type SessionBackend } from './session/ort.js';
 export { CUDA_UNKNOWN, knownCuda, learnCuda, openModelSession, probeCuda, resetCudaProbe, type CudaState, type OpenedSession } from './session/open.js';
-export { openSession } from './session/in-process.js';
 export { createSessionPool, isWorkerStopped, type SessionPool, type SessionPoolOptions } from './session/pool.js';
 export { identityModel } from './session/identity-model.js';
-export { runBatchOn, sliceItem } from './session/batch-core.js';
+export { BatchBuffers, runBatchOn, runFilesOn, sliceItem } from './session/batch-core.js';
 export type { BatchRequest, BatchResponse, ExecutionProviderChoice, ExecutionProviderName, ModelSession, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './session/types.js';
 export { ArtifactCache, ARTIFACT_INDEX_DIR, type CachedArtifact } from './models/artifact-cache.js';
 export { PRELOAD_DIR, stageArtifact, type ArtifactInfo } from './models/artifact-source.js';
