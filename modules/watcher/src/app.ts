@@ -5,12 +5,12 @@
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { EdgeMLError, EMPTY_PAYLOAD_SCHEMA, errorMessage, jsonMethod, sha256File, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
+import { EdgeMLError, EMPTY_PAYLOAD_SCHEMA, errorMessage, jsonMethod, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import { createChokidarSource, type EventSource } from './chokidar-source.js';
 import type { WatcherConfig } from './config.js';
 import { DiskBudget, statVolume, type StatVolume } from './disk-budget.js';
 import { Inputs } from './inputs.js';
-import type { HashFile } from './intake.js';
+import { hashInboxFile, type HashFile } from './hash-file.js';
 import type { ScanSummary } from './inventory-scan.js';
 import { Ledger } from './ledger.js';
 import { createLimitedLog } from './limited-log.js';
@@ -25,7 +25,7 @@ export type { ShareEventResult } from './inputs.js';
 
 /** Test seams; production uses the defaults. */
 export interface WatcherAppOptions {
-  /** Streams a file through SHA-256. Default: shared `sha256File`. */
+  /** Streams a file through SHA-256. Default: {@link hashInboxFile}. */
   readonly hashFile?: HashFile;
   /** Ledger location. Default: `<state>/watcher/ledger.sqlite`. */
   readonly ledgerFile?: string;
@@ -56,6 +56,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
   let ledger: Ledger | undefined;
   let reconciler: Reconciler | undefined;
   let source: EventSource | undefined;
+  let sourceReady = false;
   let started = false;
   let stopping: Promise<void> | undefined;
 
@@ -88,6 +89,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
   const startSource = async (cfg: WatcherConfig): Promise<void> => {
     const previous = source;
     source = undefined;
+    sourceReady = false;
     await previous?.close();
     const r = running();
     if (options.events === false || !cfg.useEvents || r === undefined) return;
@@ -101,7 +103,10 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
       onError: (err) => limited('chokidar', 'warn', { err }, 'filesystem events error; the inventory still finds every file'),
     });
     source = next;
-    void next.ready.then(() => log.info({ usePolling: cfg.usePolling, readyMs: nowMs() - startedAt }, 'filesystem events ready'));
+    void next.ready.then(() => {
+      if (source === next) sourceReady = true;
+      log.info({ usePolling: cfg.usePolling, readyMs: nowMs() - startedAt }, 'filesystem events ready');
+    });
   };
 
   const app: WatcherApp = {
@@ -131,7 +136,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
         logger: log,
         metrics,
         now: nowMs,
-        hashFile: options.hashFile ?? sha256File,
+        hashFile: options.hashFile ?? hashInboxFile,
         config: cfg,
         intakeOpen: () => disk.intakeOpen,
         onBackpressure: () => reported.report(),
@@ -174,6 +179,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
           // Staging in counts too, so the runtime's per-module line shows it beside the file counts.
           counts: { ...(s['counts'] as Record<string, number>), stagingFiles: staging?.files ?? 0, stagingBytes: staging?.bytes ?? 0 },
           intakeDeferred: !disk.intakeOpen,
+          events: { enabled: source !== undefined, ready: sourceReady },
           disk: disk.status(),
           staging,
         };

@@ -10,6 +10,7 @@ import { backoffDelayMs, errorMessage, isWithin, type Logger } from '@edgeml/sha
 import { Candidates } from './candidates.js';
 import type { WatcherConfig } from './config.js';
 import type { Dispositions } from './dispositions.js';
+import type { HashFile } from './hash-file.js';
 import { absoluteIn, classifyEntry, type EntryClass } from './inventory.js';
 import { isTerminal } from './item-state.js';
 import { kindOf } from './kinds.js';
@@ -18,9 +19,6 @@ import type { LimitedLog } from './limited-log.js';
 import { mapLimit } from './map-limit.js';
 import type { WatcherMetrics } from './metrics.js';
 import { createPathFilter, type PathFilter } from './patterns.js';
-
-/** Streams a file through SHA-256. */
-export type HashFile = (absPath: string, signal?: AbortSignal) => Promise<{ sha256: string; sizeBytes: number }>;
 
 export interface IntakeOptions {
   /** The inbox's real path (symlinks resolved): containment is judged against it. */
@@ -213,9 +211,11 @@ export class Intake {
     const { candidates } = this;
     this.#hashing++;
     try {
-      const { sha256, sizeBytes } = await this.#o.hashFile(abs, signal);
-      // The file must not have changed while it was read: same size and mtime as when it was judged stable.
-      const after = await lstat(abs);
+      const hashed = await this.#o.hashFile(abs, signal, c.sizeBytes);
+      const { sha256, sizeBytes } = hashed;
+      // The file must not have changed while it was read: same size and mtime as when it was judged
+      // stable (from the inode read, or from the path when the hasher did not say).
+      const after = hashed.mtimeMs === undefined ? await lstat(abs) : { isFile: () => true, size: hashed.sizeAfterBytes ?? sizeBytes, mtimeMs: hashed.mtimeMs };
       if (!after.isFile() || after.size !== c.sizeBytes || after.mtimeMs !== c.mtimeMs || sizeBytes !== c.sizeBytes) {
         candidates.restart(c.rel, this.#o.now());
         return undefined;

@@ -22,6 +22,7 @@ export interface Database {
   exec(sql: string): void;
   pragma(source: string, options?: { simple: boolean }): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R;
+  readonly inTransaction: boolean;
   close(): void;
 }
 type DatabaseConstructor = new (filename: string, options?: { timeout?: number }) => Database;

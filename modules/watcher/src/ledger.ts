@@ -54,9 +54,15 @@ export class Ledger {
     this.file = file;
     this.#db = db;
     this.#s = {
-      item: db.prepare('SELECT * FROM items WHERE id = ?'),
-      acks: db.prepare('SELECT part, outcome, module, code, reason, at FROM acks WHERE id = ? ORDER BY at, part'),
-      leases: db.prepare('SELECT part, module, expires_at FROM leases WHERE id = ? ORDER BY part'),
+      // One statement per item read (the hot path reads an item per file): its acks and leases as JSON arrays.
+      item: db.prepare(
+        `SELECT i.*,
+           (SELECT json_group_array(json_object('part', part, 'outcome', outcome, 'module', module, 'code', code, 'reason', reason, 'at', at))
+              FROM (SELECT * FROM acks a WHERE a.id = i.id ORDER BY at, part)) AS acks_json,
+           (SELECT json_group_array(json_object('part', part, 'module', module, 'expires_at', expires_at))
+              FROM (SELECT * FROM leases l WHERE l.id = i.id ORDER BY part)) AS leases_json
+         FROM items i WHERE i.id = ?`,
+      ),
       insertItem: db.prepare(
         `INSERT INTO items (id, path, size_bytes, mtime_ms, state, attempts, detected_at, stable_at, sent, expected_parts, reasons)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, 0, '[]', '[]')`,
@@ -146,9 +152,9 @@ export class Ledger {
   }
 
   getItem(id: string): ItemRecord | undefined {
-    const row = this.#s['item']!.get(id) as ItemRow | undefined;
+    const row = this.#s['item']!.get(id) as (ItemRow & { acks_json: string; leases_json: string }) | undefined;
     if (row === undefined) return undefined;
-    return toItemRecord(row, this.#s['acks']!.all(id) as AckRow[], this.#s['leases']!.all(id) as LeaseRow[]);
+    return toItemRecord(row, JSON.parse(row.acks_json) as AckRow[], JSON.parse(row.leases_json) as LeaseRow[]);
   }
 
   #mustItem(id: string): ItemRecord {
@@ -185,6 +191,24 @@ export class Ledger {
     return this.#db.transaction(fn)();
   }
 
+  /**
+   * Runs `fn` in one transaction committed without its own fsync (`synchronous = NORMAL`): it
+   * becomes durable with the next fully synced commit (which fsyncs the whole WAL, these frames
+   * included) or checkpoint. Only for records whose loss on power failure costs redone work, never
+   * a broken promise: stable files not yet emitted (found and hashed again from the inbox) and
+   * sends confirmed (sent again with the same message id; consumers de-duplicate). Inside an outer
+   * transaction it simply joins it.
+   */
+  #relaxed<R>(fn: () => R): R {
+    if (this.#db.inTransaction) return this.#db.transaction(fn)();
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return this.#db.transaction(fn)();
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
   forgetPath(relPath: string): void {
     this.#s['deletePath']!.run(relPath);
   }
@@ -196,8 +220,9 @@ export class Ledger {
    * reset and processed anew.
    */
   recordStable(files: readonly StableFile[], nowMs: number, options: { readonly reviveDeadLettered?: boolean } = {}): RecordOutcome[] {
-    const tx = this.#db.transaction((batch: readonly StableFile[]) =>
-      batch.map((f): RecordOutcome => {
+    // Relaxed: nothing has been promised about these files yet; the emission's commit makes them durable.
+    return this.#relaxed(() =>
+      files.map((f): RecordOutcome => {
         this.#s['upsertPath']!.run(f.path, f.sizeBytes, f.mtimeMs, f.id, nowMs);
         const existing = this.getItem(f.id);
         if (existing === undefined) {
@@ -214,7 +239,6 @@ export class Ledger {
         return { outcome: 'known', item: existing };
       }),
     );
-    return tx(files);
   }
 
   /**
@@ -262,11 +286,11 @@ export class Ledger {
     return tx();
   }
 
+  /** Confirms sends (relaxed: a confirmation lost to a power cut re-sends the same message id). */
   markSent(ids: readonly string[]): void {
-    const tx = this.#db.transaction((list: readonly string[]) => {
-      for (const id of list) this.#s['markSent']!.run(id);
+    this.#relaxed(() => {
+      for (const id of ids) this.#s['markSent']!.run(id);
     });
-    tx(ids);
   }
 
   /** Emitted items whose send was not confirmed (a crash or a failed send): send them again. */
