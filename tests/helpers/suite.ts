@@ -101,6 +101,7 @@ export interface JournalRecord {
     readonly details?: Readonly<Record<string, unknown>>;
     readonly source?: { readonly path: string; readonly sha256: string; readonly stableAt?: string };
     readonly outputs?: Readonly<Record<string, unknown>>;
+    readonly model?: { readonly name: string; readonly version: string; readonly sha256: string; readonly digest?: string };
   };
 }
 

@@ -52,3 +52,19 @@ export {
 export { MODULE_IMAGE_REFERENCE, combineVariables, expandVariables, parseDotEnv, readDotEnv, variableReferences, type Variables } from './variables.js';
 export { MODULES_WITH_DEFAULT_MODEL, RELEASE_PLATFORMS, modelSetDigest, planImage, type ImagePlan, type ImagePlanInput, type ReleasePlatform } from './image-plan.js';
 export { formatPlan, runImagePlan } from './image-plan-cli.js';
+export {
+  MODEL_REGISTERED_TYPE,
+  parseModelRegistered,
+  settingsFromEnv,
+  desiredFromLayered,
+  localHubTarget,
+  iotHubTarget,
+  parseServiceConnectionString,
+  serviceSasToken,
+  handleModelRegistered,
+  inferencerPatch,
+  type ModelRegistered,
+  type ModelRegisteredSettings,
+  type TwinTarget,
+  type ModelRegisteredOutcome,
+} from './model-registered/index.js';
