@@ -42,9 +42,8 @@ export function sha256(data: Buffer | string): string {
  */
 export async function writeFileAtomic(target: string, data: Buffer | string | Uint8Array): Promise<void> {
   const dir = path.dirname(target);
-  await mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
-  const handle = await open(temp, 'w');
+  const handle = await openInFreshDirectory(dir, temp);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -58,6 +57,25 @@ export async function writeFileAtomic(target: string, data: Buffer | string | Ui
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/**
+ * Creates `dir` if needed and opens `file` in it for writing. Consumers remove a per-source staging
+ * directory once it is empty (the inferencer, the uploader), so another writer's directory may vanish
+ * between the mkdir and the open, or inside a recursive mkdir (EEXIST, then gone before its stat):
+ * both report ENOENT, and creating the directory again is safe, because the open file then keeps it
+ * non-empty. (Seen: a chain's crop tensors written while the inferencer emptied the same source's
+ * directory; tests/unit/shared/files.test.ts.)
+ */
+async function openInFreshDirectory(dir: string, file: string): Promise<Awaited<ReturnType<typeof open>>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      return await open(file, 'w');
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 8) throw err;
+    }
+  }
 }
 
 /** fsync a directory so a rename inside it survives power loss. */

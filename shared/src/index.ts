@@ -44,11 +44,32 @@ export {
   ALERT_MESSAGE_SCHEMA,
   HARD_EXAMPLE_MESSAGE_SCHEMA,
   ROLLOUT_MESSAGE_SCHEMA,
+  CROPS_MESSAGE_SCHEMA,
+  CHAIN_RESULT_MESSAGE_SCHEMA,
   SHARE_FILE_EVENT_SCHEMA,
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
 export { encodeNpy, encodeNpyHeader, decodeNpy, parseNpyHeader, NPY_MAX_HEADER_BYTES, type NpyArray, type NpyHeader } from './contracts/npy.js';
-export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC } from './contracts/profiles.js';
+export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC, PADDLE_REC_SPEC } from './contracts/profiles.js';
+export {
+  CHAIN_NAME_PATTERN,
+  CHAIN_STEPS,
+  MAX_CHAIN_CROPS,
+  chainOfPart,
+  chainPart,
+  profileOfPart,
+  type ChainBox,
+  type ChainItem,
+  type ChainLink,
+  type ChainResultMessage,
+  type ChainStep,
+  type CropsMessage,
+  type ModelRef,
+  type OrientationDecision,
+  type PendingTensor,
+  type PlannedCrop,
+  type Point,
+} from './contracts/chains.js';
 export { canonicalJson, configHash, preprocessingSignature, deterministicMessageId } from './contracts/ids.js';
 export { buildCompletion, completionOutput, type PartRef, type CompletionDetails } from './contracts/completion.js';
 export {

@@ -7,14 +7,15 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createLogger, sleep } from '@edgeml/shared';
-import { startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { sampleText, startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { editDistance } from '../helpers/text.js';
 import { runUntilIdle } from '../helpers/suite.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const silent = createLogger({ name: 'e2e', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 interface JournalRecord {
-  body: { schema?: string; source?: { path: string; sha256: string }; outputs?: { label?: string; score?: number }; model?: { name: string } };
+  body: { schema?: string; source?: { path: string; sha256: string }; outputs?: { label?: string; score?: number }; model?: { name: string }; text?: string };
   properties: Record<string, string>;
 }
 
@@ -59,6 +60,17 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       assert.equal(imagePaths.size, 12, `a classification result for each of the 12 sample images (got ${imagePaths.size})`);
       const correct = cls.filter((r) => (r.body.source!.path.includes('rot180') ? '180' : '0') === r.body.outputs!.label).length;
       assert.ok(correct / cls.length >= 0.9, `orientation correct for ${correct}/${cls.length}`);
+      // The ocr chain reads the words of every sample image, upright or upside down, one result per file.
+      const read = journal.filter((r) => r.body.schema === 'edgeml.chain.result/v1');
+      assert.equal(new Set(read.map((r) => r.body.source!.path)).size, 12, 'a chain result for each sample image');
+      let edits = 0;
+      let chars = 0;
+      for (const r of read) {
+        const truth = sampleText(r.body.source!.path) ?? '';
+        edits += editDistance(r.body.text ?? '', truth);
+        chars += truth.length;
+      }
+      assert.ok(edits / chars < 0.1, `character error rate ${((100 * edits) / chars).toFixed(1)} %: ${read.map((r) => r.body.text).join(' | ')}`);
       assert.equal(summary.upstreamMessages, journal.length);
     } finally {
       await rm(workDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * Hostile inputs against one running suite (real hub, Azurite, ONNX Runtime, the four modules as
+ * Hostile inputs against one running suite (real hub, Azurite, ONNX Runtime, the five modules as
  * processes): a generated corpus of bad files in the inbox, bad messages on every module input, bad
  * twin patches on every module and bad direct-method payloads. Each must end in a clear outcome
  * (dead letter with a reason, alert on $upstream, rejected patch with problems, method error), no
@@ -107,6 +107,47 @@ function traversalMessage(module: string, input: string): Record<string, unknown
         expectedParts: ['artifact'],
         artifact: { path: escape, sizeBytes: 100, kind: 'image', format: 'jpg', contentType: 'image/jpeg', sha256: HEX, metadata: {} },
       };
+    case 'transformer/detections':
+      // A detector result of a source planned with the ocr chain, whose source path escapes the share.
+      return {
+        ...base,
+        schema: 'edgeml.inference.result/v1',
+        source: source(escape),
+        part: 'result:det',
+        expectedParts: ['result:det', 'chain:ocr'],
+        model: { name: 'paddleocr-det', version: '1', sha256: HEX },
+        runtime: { provider: 'cpu', batchSize: 1, queueMs: 0, inferMs: 0 },
+        outputs: { boxes: [{ points: [[0, 0], [40, 0], [40, 20], [0, 20]], bbox: { x: 0, y: 0, width: 40, height: 20 }, score: 0.9 }], boxCount: 1 },
+      };
+    case 'transformer/orientations':
+    case 'aggregator/readings': {
+      // A crop's result whose pending tensor (turned, since the orientation says 180) lies outside the data root.
+      const spec = { width: 1600, height: 48, resize: 'padRight', widthStep: 320, colorOrder: 'BGR', layout: 'NCHW', dtype: 'float32', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], background: [127.5, 127.5, 127.5] };
+      const next = { tensor: { path: escape, sha256: HEX, dtype: 'float32', shape: [1, 3, 48, 320], layout: 'NCHW' }, preprocessing: { profile: 'rec', signature: HEX, spec }, contentWidth: 100 };
+      return {
+        ...base,
+        schema: 'edgeml.inference.result/v1',
+        source: source(escape),
+        part: 'chain:ocr',
+        expectedParts: ['chain:ocr'],
+        model: { name: 'paddleocr-cls', version: '1', sha256: HEX },
+        runtime: { provider: 'cpu', batchSize: 1, queueMs: 0, inferMs: 0 },
+        outputs: input === 'orientations' ? { label: '180', score: 0.99 } : { text: 'x', confidence: 0.9 },
+        chain: { name: 'ocr', run: HEX, step: input === 'orientations' ? 'orient' : 'read', index: 0, count: 1, ...(input === 'orientations' ? { next } : {}) },
+      };
+    }
+    case 'aggregator/crops':
+      return {
+        ...base,
+        schema: 'edgeml.crops/v1',
+        source: source(escape),
+        part: 'chain:ocr',
+        expectedParts: ['chain:ocr'],
+        chain: { name: 'ocr', run: `${HEX}-traversal`, orientation: '../../cls', reader: '../../rec' },
+        detection: { part: 'result:det', messageId: 'x', model: { name: '../../x', version: '1', sha256: HEX } },
+        crops: [],
+        droppedBoxes: 0,
+      };
     default:
       return {
         ...base,
@@ -128,6 +169,10 @@ const INPUTS: ReadonlyArray<readonly [string, string]> = [
   ['inferencer', 'tensors'],
   ['uploader', 'artifacts'],
   ['uploader', 'results'],
+  ['transformer', 'detections'],
+  ['transformer', 'orientations'],
+  ['aggregator', 'crops'],
+  ['aggregator', 'readings'],
 ];
 
 // ---------------------------------------------------------------- the run
@@ -152,7 +197,7 @@ describe('faults: hostile inputs against one running suite', function () {
     suite = await startSuite('edgeml-hostile-');
     suite.runtime.hub.onUpstream((r) => upstream.push(r as unknown as JournalRecord));
     // The modules must be connected before messages are injected (the hub queues them anyway).
-    await waitFor(() => suite.runtime.hub.stats().connected.length >= 4, 120_000, 'all four modules connected');
+    await waitFor(() => suite.runtime.hub.stats().connected.length >= 5, 120_000, 'all five modules connected');
   });
   after(async function () {
     this.timeout(120_000);
@@ -230,11 +275,11 @@ describe('faults: hostile inputs against one running suite', function () {
     // Every module that took hostile messages alerts with MESSAGE_INVALID (JSON/schema) and MESSAGE_TOO_LARGE.
     const alertCodes = (module: string): Set<string> => new Set(upstream.filter((r) => r.body.schema === ALERT_SCHEMA && r.body.module === module).map((r) => r.body.code ?? ''));
     await waitFor(
-      () => ['watcher', 'transformer', 'inferencer', 'uploader'].every((m) => alertCodes(m).has('MESSAGE_INVALID') && alertCodes(m).has('MESSAGE_TOO_LARGE')),
+      () => ['watcher', 'transformer', 'inferencer', 'uploader', 'aggregator'].every((m) => alertCodes(m).has('MESSAGE_INVALID') && alertCodes(m).has('MESSAGE_TOO_LARGE')),
       120_000,
       'MESSAGE_INVALID and MESSAGE_TOO_LARGE alerts from every module',
     ).catch((err: unknown) => {
-      const seen = Object.fromEntries(['watcher', 'transformer', 'inferencer', 'uploader'].map((m) => [m, [...alertCodes(m)]]));
+      const seen = Object.fromEntries(['watcher', 'transformer', 'inferencer', 'uploader', 'aggregator'].map((m) => [m, [...alertCodes(m)]]));
       throw new Error(`${(err as Error).message}; alerts seen: ${JSON.stringify(seen)}; injections: ${JSON.stringify(outcomes)}`);
     });
     for (const o of outcomes) assert.equal(o.injected, 'delivered to the module', `${o.target} ${o.kind}`);

@@ -13,7 +13,7 @@ import { EdgeMLError, errorMessage, mergePatch, routesFromDocument } from '@edge
 /** What differs on Kubernetes: the uploader writes into the cloud-ingest volume (its directory sink). */
 export const K8S_CONFIG_OVERRIDES: Readonly<Record<string, Record<string, unknown>>> = { uploader: { sink: 'directory' } };
 
-export const K8S_MODULES = ['watcher', 'transformer', 'inferencer', 'uploader'] as const;
+export const K8S_MODULES = ['watcher', 'transformer', 'inferencer', 'uploader', 'aggregator'] as const;
 
 /** The overlays rendered into deployment/k8s/rendered/<name>.yaml. */
 export const K8S_OVERLAYS = { aio: 'overlays/aio', 'aio-cpu-only': 'overlays/aio-cpu-only', 'aio-password': 'overlays/aio-password' } as const;

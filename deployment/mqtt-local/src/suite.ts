@@ -14,7 +14,7 @@ import { installBundledModels } from '@edgeml/inferencer';
 import { freePort, ModuleProcess, type ModuleProcessState } from '@edgeml/runtime';
 import { startMosquitto, type MosquittoBroker } from './mosquitto.js';
 
-export const SUITE_MODULES = ['uploader', 'inferencer', 'transformer', 'watcher'] as const;
+export const SUITE_MODULES = ['uploader', 'aggregator', 'inferencer', 'transformer', 'watcher'] as const;
 export type SuiteModule = (typeof SUITE_MODULES)[number];
 
 /** The MQTT user the modules and the operator use locally. */

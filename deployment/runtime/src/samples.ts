@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 
-/** Words rendered into the demo images (PaddleOCR's classifier only cares that it is text). */
+/** Words rendered into the demo images: the `ocr` chain reads them back. */
 const PHRASES = [
   'Invoice 4711',
   'Pallet B-17',
@@ -17,6 +17,12 @@ const PHRASES = [
   'Rack C-04',
   'Unit 318',
 ];
+
+/** The text rendered into a sample image, from its name (`sample-07.png` → the 7th phrase), or undefined. */
+export function sampleText(name: string): string | undefined {
+  const m = /^sample-(\d+)/.exec(name.slice(name.lastIndexOf('/') + 1));
+  return m === null ? undefined : PHRASES[(Number(m[1]) - 1) % PHRASES.length];
+}
 
 export interface SampleSet {
   readonly images: readonly { name: string; text: string; rotated180: boolean }[];

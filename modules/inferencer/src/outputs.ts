@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   EdgeMLError,
+  MODULE_ENDPOINTS,
   SCHEMAS,
   buildCompletion,
   completionOutput,
@@ -15,6 +16,7 @@ import {
   retry,
   sendAlert,
   type AlertSeverity,
+  type ChainStep,
   type EdgeClient,
   type InferenceResultMessage,
   type Logger,
@@ -53,6 +55,12 @@ export interface OutputsOptions {
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+/** Where a chain crop's result goes, by its step (shared chains.ts). */
+const CHAIN_STEP_OUTPUTS = {
+  orient: MODULE_ENDPOINTS.inferencer.outputs.orientations,
+  read: MODULE_ENDPOINTS.inferencer.outputs.readings,
+} as const satisfies Record<ChainStep, string>;
+
 export class Outputs {
   readonly #o: OutputsOptions;
   readonly #shouldLog = createRepeatLimiter();
@@ -67,10 +75,12 @@ export class Outputs {
    */
   async sendResult(msg: TensorMessage, model: ResultModel, post: PostprocessResult, runtime: ResultRuntime, comparison?: ResultComparison): Promise<void> {
     const profile = msg.preprocessing.profile;
+    const link = msg.chain;
     const result: InferenceResultMessage = {
       schema: SCHEMAS.result,
       id: msg.id,
-      messageId: deterministicMessageId(msg.id, profile, model.name, model.version),
+      // A chain's crops share the source id and profile: the run, step and crop tell their results apart.
+      messageId: deterministicMessageId(msg.id, profile, model.name, model.version, ...(link === undefined ? [] : [link.name, link.run, link.step, link.index])),
       source: msg.source,
       part: msg.part,
       expectedParts: msg.expectedParts,
@@ -78,6 +88,7 @@ export class Outputs {
       runtime: { provider: model.provider, batchSize: runtime.batchSize, queueMs: round3(runtime.queueMs), inferMs: round3(runtime.inferMs) },
       outputs: post.outputs,
       ...(comparison === undefined ? {} : { comparison }),
+      ...(link === undefined ? {} : { chain: link }),
       createdAt: this.#o.now().toISOString(),
     };
     // The body is built from a validated message and a model whose post-processor's output was checked
@@ -96,8 +107,12 @@ export class Outputs {
       ...(post.label === undefined ? {} : { label: post.label }),
       ...(post.score === undefined ? {} : { score: String(post.score) }),
       ...(comparison === undefined ? {} : { comparison: comparison.agrees ? 'agrees' : 'disagrees' }),
+      ...(link === undefined ? {} : { chain: link.name, chainStep: link.step, chainIndex: String(link.index) }),
     };
-    await retry(() => this.#o.edge.sendOutput('results', { body: result, messageId: result.messageId, properties }), {
+    // A chain's crop results leave on the output of their step, so routes carry them to the next step
+    // without a WHERE clause (MQTT 5 subscriptions cannot filter): `orientations`, `readings`.
+    const output = link === undefined ? 'results' : CHAIN_STEP_OUTPUTS[link.step];
+    await retry(() => this.#o.edge.sendOutput(output, { body: result, messageId: result.messageId, properties }), {
       maxAttempts: 5,
       initialDelayMs: 200,
       classify: (err) => (errorCode(err) === 'MESSAGE_TOO_LARGE' ? 'fatal' : 'retry'),

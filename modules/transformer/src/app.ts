@@ -1,4 +1,7 @@
 import { EdgeMLError, MODULE_ENDPOINTS, createRepeatLimiter, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
+import { createChainIntake } from './chain/intake.js';
+import { createCropStep } from './chain/crop-step.js';
+import { createOrientStep } from './chain/orient-step.js';
 import type { TransformerConfig } from './config.js';
 import { createDispatcher } from './dispatch.js';
 import { configureSharp } from './image/sharp.js';
@@ -26,11 +29,13 @@ export interface TransformerParts {
 
 /**
  * Builds the transformer: input `files` → outputs `tensors`, `artifacts`, and for dead letters and
- * deferrals `completed` (+ `alerts`). Composition root only: the parts below hold the logic.
+ * deferrals `completed` (+ `alerts`); inputs `detections` and `orientations` (inference chains) →
+ * outputs `crops` and `tensors`. Composition root only: the parts below hold the logic.
  *
  *   intake (parse, duplicates, bounded wait queue) → slots → dispatch (resolve, kind) →
  *   items/image (image/: sharp stages, tensor worker threads) | items/table | items/raw →
  *   outputs (send, dead letter, defer);  status (counts, reports)
+ *   chain/intake → slots → chain/crop-step (image/crop.ts, the same sharp stages and workers) | chain/orient-step
  */
 export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts = {}): TransformerApp {
   const { edge, paths, now } = deps;
@@ -64,7 +69,20 @@ export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts =
     logger,
     signal: work.signal,
   });
-  const onFile = createIntake({ book, slots, outputs, logger, shouldLog, config: cfg, isStopping: () => stopping !== undefined, run: dispatch });
+  const isStopping = (): boolean => stopping !== undefined;
+  const onFile = createIntake({ book, slots, outputs, logger, shouldLog, config: cfg, isStopping, run: dispatch });
+  const chain = createChainIntake({
+    book,
+    slots,
+    outputs,
+    logger,
+    shouldLog,
+    config: cfg,
+    isStopping,
+    signal: work.signal,
+    crop: createCropStep({ ...itemDeps, tensors }),
+    orient: createOrientStep(itemDeps),
+  });
 
   return {
     configure(next, previous) {
@@ -79,6 +97,8 @@ export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts =
     start() {
       const c = cfg();
       edge.onInput(MODULE_ENDPOINTS.transformer.inputs.files, onFile);
+      edge.onInput(MODULE_ENDPOINTS.transformer.inputs.detections, chain.onDetection);
+      edge.onInput(MODULE_ENDPOINTS.transformer.inputs.orientations, chain.onOrientation);
       started = true;
       reporter.schedule(c.statusReportIntervalMs);
       logger.info({ maxConcurrentItems: c.maxConcurrentItems, profiles: Object.keys(c.image.profiles) }, 'transformer started');

@@ -1,4 +1,4 @@
-import { PADDLE_CLS_SPEC, PADDLE_DET_SPEC, type PreprocessingSpec } from '@edgeml/shared';
+import { CHAIN_NAME_PATTERN, MAX_CHAIN_CROPS, PADDLE_CLS_SPEC, PADDLE_DET_SPEC, PADDLE_REC_SPEC, type PreprocessingSpec } from '@edgeml/shared';
 
 /**
  * Desired properties of the transformer (twin `properties.desired`), as a JSON Schema with every
@@ -13,6 +13,32 @@ export type ColumnType = (typeof COLUMN_TYPES)[number];
 /** A named tensor profile: the preprocessing spec plus whether it runs. */
 export interface ImageProfileConfig extends PreprocessingSpec {
   readonly enabled: boolean;
+}
+
+/**
+ * An inference chain (shared `chains.ts`): the results of the `detector` profile's model are cut into
+ * crops, each crop goes through the `orientation` profile's classifier (when set) and is turned
+ * upright, then through the `reader` profile's model; the aggregator gathers the readings into one
+ * result per source file.
+ */
+export interface ChainConfig {
+  readonly enabled: boolean;
+  /** An enabled image profile: its results feed the chain (route them to input `detections`). */
+  readonly detector: string;
+  /** A profile whose model says 0° or 180° for each crop (labels `0`/`180`); '' for no orientation step. */
+  readonly orientation: string;
+  /** The profile each (upright) crop is read with: a recogniser (text) or a classifier (label). */
+  readonly reader: string;
+  /** Boxes the detector scored lower are not cropped. */
+  readonly minBoxScore: number;
+  /** Boxes whose deskewed short side is smaller (source pixels) are not cropped. */
+  readonly minBoxSizePx: number;
+  /** Most crops per source; boxes beyond it (in reading order) are dropped and counted. */
+  readonly maxCrops: number;
+  /** A crop is turned 180° when the orientation result's label is `180` with at least this score (PaddleOCR's cls_thresh). */
+  readonly rotateThreshold: number;
+  /** A crop at least this much taller than wide is turned 90° counter-clockwise before it is read (vertical text, PaddleOCR's 1.5). */
+  readonly verticalRatio: number;
 }
 
 export interface TransformerConfig {
@@ -52,13 +78,35 @@ export interface TransformerConfig {
     readonly maxColumns: number;
     readonly maxRecordBytes: number;
   };
+  /** Inference chains by name (`chain:<name>` is the part each adds to an image). */
+  readonly chains: Readonly<Record<string, ChainConfig>>;
 }
 
-/** The two default profiles: the shared PaddleOCR specs (cls and det), enabled. */
+/**
+ * The default profiles: the shared PaddleOCR specs. `cls` and `det` run on every image; `rec` (the
+ * recogniser's text-line spec) is not enabled for whole images, only the `ocr` chain uses it on crops.
+ */
 export const DEFAULT_PROFILES = {
   cls: { enabled: true, ...PADDLE_CLS_SPEC },
   det: { enabled: true, ...PADDLE_DET_SPEC },
+  rec: { enabled: false, ...PADDLE_REC_SPEC },
 } as const satisfies Record<string, ImageProfileConfig>;
+
+/** The bundled chain: PaddleOCR's detection → orientation → recognition. */
+export const DEFAULT_CHAINS = {
+  ocr: {
+    enabled: true,
+    detector: 'det',
+    orientation: 'cls',
+    reader: 'rec',
+    minBoxScore: 0,
+    minBoxSizePx: 4,
+    maxCrops: 64,
+    rotateThreshold: 0.9,
+    verticalRatio: 1.5,
+  },
+} as const satisfies Record<string, ChainConfig>;
+const MAX_CHAINS = 4;
 
 /** Defaults of every scalar setting, in one place (the schema below takes them from here). */
 export const TRANSFORMER_DEFAULTS = {
@@ -124,6 +172,29 @@ function profileSchema(defaults?: ImageProfileConfig): Record<string, unknown> {
       mean: d('mean', triple(-1e6, 1e6)),
       std: d('std', triple(0, 1e6, true)),
       background: d('background', triple(0, 255)),
+      widthStep: defaults?.widthStep === undefined ? { type: 'integer', minimum: 1, maximum: 8192 } : { type: 'integer', minimum: 1, maximum: 8192, default: defaults.widthStep },
+    },
+  };
+}
+
+/** Schema of one chain; `defaults` fills every field (ocr), otherwise detector and reader are required. */
+function chainSchema(defaults?: ChainConfig): Record<string, unknown> {
+  const d = <T>(key: keyof ChainConfig, schema: T): T => (defaults === undefined ? schema : { ...schema, default: defaults[key] });
+  const fallback = DEFAULT_CHAINS.ocr;
+  return {
+    type: 'object',
+    additionalProperties: false,
+    ...(defaults === undefined ? { required: ['detector', 'reader'] } : { default: defaults }),
+    properties: {
+      enabled: { type: 'boolean', default: defaults?.enabled ?? true },
+      detector: d('detector', { type: 'string', pattern: PROFILE_NAME }),
+      orientation: { type: 'string', pattern: '^(|[a-z][a-z0-9_-]{0,31})$', default: defaults?.orientation ?? '' },
+      reader: d('reader', { type: 'string', pattern: PROFILE_NAME }),
+      minBoxScore: { type: 'number', minimum: 0, maximum: 1, default: defaults?.minBoxScore ?? fallback.minBoxScore },
+      minBoxSizePx: { type: 'integer', minimum: 1, maximum: 4096, default: defaults?.minBoxSizePx ?? fallback.minBoxSizePx },
+      maxCrops: { type: 'integer', minimum: 1, maximum: MAX_CHAIN_CROPS, default: defaults?.maxCrops ?? fallback.maxCrops },
+      rotateThreshold: { type: 'number', minimum: 0, maximum: 1, default: defaults?.rotateThreshold ?? fallback.rotateThreshold },
+      verticalRatio: { type: 'number', minimum: 1, maximum: 100, default: defaults?.verticalRatio ?? fallback.verticalRatio },
     },
   };
 }
@@ -154,7 +225,7 @@ export const TRANSFORMER_CONFIG_SCHEMA = {
           default: {},
           maxProperties: MAX_PROFILES,
           propertyNames: { pattern: PROFILE_NAME },
-          properties: { cls: profileSchema(DEFAULT_PROFILES.cls), det: profileSchema(DEFAULT_PROFILES.det) },
+          properties: { cls: profileSchema(DEFAULT_PROFILES.cls), det: profileSchema(DEFAULT_PROFILES.det), rec: profileSchema(DEFAULT_PROFILES.rec) },
           additionalProperties: profileSchema(),
         },
         artifact: {
@@ -193,6 +264,14 @@ export const TRANSFORMER_CONFIG_SCHEMA = {
         maxRecordBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: T.table.maxRecordBytes },
       },
     },
+    chains: {
+      type: 'object',
+      default: {},
+      maxProperties: MAX_CHAINS,
+      propertyNames: { pattern: CHAIN_NAME_PATTERN },
+      properties: { ocr: chainSchema(DEFAULT_CHAINS.ocr) },
+      additionalProperties: chainSchema(),
+    },
   },
 } as const;
 
@@ -215,7 +294,26 @@ export function buildTransformerConfig(validated: Record<string, unknown>): { co
   if (config.image.artifact.maxWidth * config.image.artifact.maxHeight > config.image.limitInputPixels) {
     problems.push('/image/artifact: maxWidth × maxHeight exceeds image.limitInputPixels');
   }
+  for (const [name, p] of Object.entries(config.image.profiles)) {
+    if (p.widthStep !== undefined && p.resize !== 'padRight') problems.push(`/image/profiles/${name}/widthStep: only a padRight profile has a variable width`);
+  }
+  problems.push(...chainProblems(config));
   return problems.length > 0 ? { problems } : { config };
+}
+
+/** A chain must name profiles that exist, and its detector must run on whole images. */
+function chainProblems(config: TransformerConfig): string[] {
+  const problems: string[] = [];
+  const profiles = config.image.profiles;
+  for (const [name, chain] of Object.entries(config.chains)) {
+    if (!chain.enabled) continue;
+    const detector = profiles[chain.detector];
+    if (detector === undefined) problems.push(`/chains/${name}/detector: no image profile ${chain.detector}`);
+    else if (!detector.enabled) problems.push(`/chains/${name}/detector: profile ${chain.detector} is not enabled, so no detection would ever feed the chain`);
+    if (chain.orientation !== '' && profiles[chain.orientation] === undefined) problems.push(`/chains/${name}/orientation: no image profile ${chain.orientation}`);
+    if (profiles[chain.reader] === undefined) problems.push(`/chains/${name}/reader: no image profile ${chain.reader}`);
+  }
+  return problems;
 }
 
 /** The preprocessing spec of a profile (what the signature is computed over: no `enabled`). */
@@ -231,5 +329,6 @@ export function profileSpec(profile: ImageProfileConfig): PreprocessingSpec {
     mean: [profile.mean[0], profile.mean[1], profile.mean[2]],
     std: [profile.std[0], profile.std[1], profile.std[2]],
     background: [profile.background[0], profile.background[1], profile.background[2]],
+    ...(profile.widthStep === undefined ? {} : { widthStep: profile.widthStep }),
   };
 }

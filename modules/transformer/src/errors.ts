@@ -5,7 +5,7 @@ import { EdgeMLError, errorCode, isEdgeMLError } from '@edgeml/shared';
  * ERROR_CODES it uses. README.md lists them; a test keeps the two in step.
  */
 export const DEAD_LETTER_CODES = {
-  MESSAGE_INVALID: 'The input message is not valid JSON or not an edgeml.file/v1 message.',
+  MESSAGE_INVALID: 'The input message is not valid JSON or not an edgeml.file/v1 message (on detections / orientations: not an edgeml.inference.result/v1, or an orientation without its crop link).',
   MESSAGE_TOO_LARGE: 'The input message is over 256 KiB.',
   PATH_OUTSIDE_ROOT: "The message's path leaves the share (traversal, absolute path, symlink escape).",
   FILE_NOT_FOUND: 'The file named by the message is gone.',

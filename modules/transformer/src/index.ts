@@ -8,6 +8,8 @@ export {
   TRANSFORMER_CONFIG_SCHEMA,
   TRANSFORMER_DEFAULTS,
   DEFAULT_PROFILES,
+  DEFAULT_CHAINS,
+  type ChainConfig,
   COLUMN_TYPES,
   buildTransformerConfig,
   profileSpec,
@@ -39,3 +41,9 @@ export {
   type ColumnReport,
 } from './table/convert.js';
 export { createTransformerMetrics, timeStage, type TransformerMetrics } from './metrics.js';
+export { orderQuad, quadSize, rectToQuad, warpQuad, rotate90ccw, scaleQuad, type Quad, type Point } from './image/crop.js';
+export { turnTensorFile180 } from './image/tensor-turn.js';
+export { selectCrops, readingOrder, decodeFactor, runTag, cropTensorName, chainIds, type CropJob, type CropSelection } from './chain/plan.js';
+export { createCropStep, cropTensorProperties, type CropStep } from './chain/crop-step.js';
+export { createOrientStep, orientationOf, turnedPath, type OrientStep } from './chain/orient-step.js';
+export { createChainIntake, MISSING_CROP_RETRY_MS, type ChainIntakeDeps } from './chain/intake.js';

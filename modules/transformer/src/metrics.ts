@@ -9,6 +9,8 @@ export interface TransformerMetrics {
   readonly outputBytes: Counter<'output'>;
   readonly stageSeconds: Histogram<'stage'>;
   readonly failures: Counter<'code'>;
+  /** Chain work by event: detections (cropped), crops, orientations, ignored. */
+  readonly chain: Counter<'event'>;
   readonly inFlight: Gauge;
   readonly queued: Gauge;
 }
@@ -21,12 +23,13 @@ export function createTransformerMetrics(registry: Registry): TransformerMetrics
     outputBytes: new Counter({ name: 'edgeml_transformer_output_bytes_total', help: 'Bytes written to staging, by output.', labelNames: ['output'], registers }),
     stageSeconds: new Histogram({
       name: 'edgeml_transformer_stage_duration_seconds',
-      help: 'Time per stage (resolve, read, hash, probe, decode, resize, normalize, write, artifact, table_infer, table_convert, send).',
+      help: 'Time per stage (resolve, read, hash, probe, decode, resize, normalize, write, artifact, table_infer, table_convert, crop, turn, send).',
       labelNames: ['stage'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 600],
       registers,
     }),
     failures: new Counter({ name: 'edgeml_transformer_failures_total', help: 'Dead letters by reason code.', labelNames: ['code'], registers }),
+    chain: new Counter({ name: 'edgeml_transformer_chain_events_total', help: 'Inference chain work: detections cropped, crops made, orientation steps, results no chain waited for.', labelNames: ['event'], registers }),
     inFlight: new Gauge({ name: 'edgeml_transformer_items_in_flight', help: 'Items being processed now.', registers }),
     queued: new Gauge({ name: 'edgeml_transformer_items_queued', help: 'Items waiting for a processing slot.', registers }),
   };

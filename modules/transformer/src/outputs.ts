@@ -13,6 +13,7 @@ import {
   type FileMessage,
   type Logger,
   type OutgoingMessage,
+  type PartRef,
 } from '@edgeml/shared';
 import { deadLetterCodeOf } from './errors.js';
 import type { StatusBook } from './status.js';
@@ -27,6 +28,11 @@ export interface ItemContext {
   readonly id: string | undefined;
   readonly path: string | undefined;
   readonly kind: string;
+  /**
+   * The part that failed and its source's parts (a chain step: `chain:<name>`); absent for a source
+   * file, which is acknowledged as part `transform` (the whole source failed).
+   */
+  readonly part?: { readonly name: string; readonly expectedParts: readonly string[] };
 }
 
 /** One output message: its body (a contract message) and the routing properties besides `schema`. */
@@ -93,7 +99,8 @@ export class Outputs {
     const fields = { id: ctx.id, path: ctx.path, kind: ctx.kind, code, ...(code === 'INTERNAL' ? { err } : {}) };
     this.#logger.warn(fields, `dead-lettered ${ctx.path ?? 'message'}: ${reason}`);
     if (ctx.id !== undefined) {
-      const completion = buildCompletion(this.#edge.moduleId, { id: ctx.id, part: 'transform', expectedParts: ['transform'] }, 'deadLettered', { code, reason }, this.#now());
+      const ref = ctx.part === undefined ? { id: ctx.id, part: 'transform', expectedParts: ['transform'] } : { id: ctx.id, part: ctx.part.name, expectedParts: ctx.part.expectedParts };
+      const completion = buildCompletion(this.#edge.moduleId, ref, 'deadLettered', { code, reason }, this.#now());
       try {
         await this.#sendCompletion(completion);
       } catch (sendErr: unknown) {
@@ -121,12 +128,20 @@ export class Outputs {
    * this send fails too, the timeout still brings the source back.
    */
   async defer(msg: FileMessage, reason: string, retryAfterMs: number): Promise<void> {
-    const completion = buildCompletion(this.#edge.moduleId, { id: msg.id, part: 'transform', expectedParts: ['transform'] }, 'deferred', { code: 'OVERLOADED', reason, retryAfterMs }, this.#now());
+    await this.deferPart({ id: msg.id, part: 'transform', expectedParts: ['transform'] }, 'OVERLOADED', reason, retryAfterMs);
+  }
+
+  /**
+   * {@link defer} for one part (a chain step that could not run now: OVERLOADED, or FILE_NOT_FOUND
+   * when a crop's tensor was already consumed). Never throws.
+   */
+  async deferPart(ref: PartRef, code: 'OVERLOADED' | 'FILE_NOT_FOUND', reason: string, retryAfterMs: number): Promise<void> {
+    const completion = buildCompletion(this.#edge.moduleId, ref, 'deferred', { code, reason, retryAfterMs }, this.#now());
     try {
       await this.#sendCompletion(completion);
     } catch (err: unknown) {
       this.#book.acknowledgementFailed();
-      this.#logger.warn({ err, id: msg.id }, `could not send the deferral; the watcher re-emits after its completion timeout: ${errorMessage(err)}`);
+      this.#logger.warn({ err, id: ref.id, part: ref.part }, `could not send the deferral; the watcher re-emits after its completion timeout: ${errorMessage(err)}`);
     }
   }
 

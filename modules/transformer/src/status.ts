@@ -15,12 +15,17 @@ export interface TransformerStatus {
   readonly sendFailed: number;
   readonly inFlight: number;
   readonly queued: number;
+  /** Chain work: detections cropped, crops made, orientation steps done, results on `detections` no chain waited for. */
+  readonly detections: number;
+  readonly crops: number;
+  readonly orientations: number;
+  readonly ignored: number;
   readonly failuresByCode: Readonly<Record<string, number>>;
   readonly lastDeadLetter: { readonly code: string; readonly reason: string; readonly path: string | null; readonly at: string } | null;
 }
 
 /** The counts every module's getStatus shares (the local runtime's live view reads them). */
-export type TransformerCounts = Pick<TransformerStatus, 'received' | 'forwarded' | 'deadLettered' | 'shed' | 'duplicates' | 'sendFailed'>;
+export type TransformerCounts = Pick<TransformerStatus, 'received' | 'forwarded' | 'deadLettered' | 'shed' | 'duplicates' | 'sendFailed' | 'detections' | 'crops' | 'orientations' | 'ignored'>;
 
 /** Item outcomes as the `edgeml_transformer_items_total` metric labels them. */
 type ItemOutcome = 'forwarded' | 'deadLettered' | 'shed' | 'duplicate' | 'sendFailed';
@@ -32,7 +37,7 @@ type ItemOutcome = 'forwarded' | 'deadLettered' | 'shed' | 'duplicate' | 'sendFa
 export class StatusBook {
   readonly #metrics: TransformerMetrics;
   readonly #now: () => Date;
-  readonly #counts = { received: 0, forwarded: 0, deadLettered: 0, shed: 0, duplicates: 0, sendFailed: 0 };
+  readonly #counts = { received: 0, forwarded: 0, deadLettered: 0, shed: 0, duplicates: 0, sendFailed: 0, detections: 0, crops: 0, orientations: 0, ignored: 0 };
   readonly #failuresByCode: Record<string, number> = {};
   #lastDeadLetter: TransformerStatus['lastDeadLetter'] = null;
 
@@ -58,6 +63,14 @@ export class StatusBook {
     this.#lastDeadLetter = { code, reason, path: path ?? null, at: this.#now().toISOString() };
     this.#metrics.failures.inc({ code });
     this.#metrics.items.inc({ kind, outcome: 'deadLettered' });
+  }
+
+  /** Chain work done: a detection cropped (with its number of crops), an orientation step, a result ignored. */
+  chain(event: 'detections' | 'orientations' | 'ignored', crops = 0): void {
+    this.#counts[event]++;
+    this.#counts.crops += crops;
+    this.#metrics.chain.inc({ event }, 1);
+    if (crops > 0) this.#metrics.chain.inc({ event: 'crops' }, crops);
   }
 
   /** A completion or deferral that could not be sent (the item itself was already counted). */

@@ -41,7 +41,7 @@ export interface UploaderConfig {
   readonly singleUploadMaxBytes: number;
   readonly blockSizeBytes: number;
   readonly blockConcurrency: number;
-  readonly results: { readonly batchMaxItems: number; readonly batchMaxBytes: number; readonly batchWindowMs: number };
+  readonly results: { readonly batchMaxItems: number; readonly batchMaxBytes: number; readonly batchWindowMs: number; readonly batchIdleMs: number };
   readonly classes: Readonly<Record<QueueClass, ClassConfig>>;
   readonly quotaWarnRatio: number;
   /** How long the watcher waits before offering again an item refused by a full `rejectNew` quota. */
@@ -78,7 +78,10 @@ export const UPLOADER_DEFAULTS = {
   singleUploadMaxBytes: 16 * MiB,
   blockSizeBytes: 8 * MiB,
   blockConcurrency: 4,
-  results: { batchMaxItems: 1_000, batchMaxBytes: 4 * MiB, batchWindowMs: 60_000 },
+  // batchIdleMs: a window that no line joined for 2 s is sealed, so the sources whose results it holds
+  // complete within seconds once the flow pauses (#18: the local demo's 13 files sat at "1/13" for the
+  // whole 60 s window); a steady flow still fills windows up to batchWindowMs / batchMaxItems.
+  results: { batchMaxItems: 1_000, batchMaxBytes: 4 * MiB, batchWindowMs: 60_000, batchIdleMs: 2_000 },
   classes: {
     results: { quotaBytes: 256 * MiB, maxItems: 1_000_000, policy: 'rejectNew', uploadOrder: 'oldestFirst' },
     artifacts: { quotaBytes: 8 * GiB, maxItems: 100_000, policy: 'rejectNew', uploadOrder: 'oldestFirst' },
@@ -168,6 +171,7 @@ export const UPLOADER_CONFIG_SCHEMA = {
         batchMaxItems: int(1, 100_000, UPLOADER_DEFAULTS.results.batchMaxItems, 'Result lines per JSON-lines blob.'),
         batchMaxBytes: int(1_024, 256 * MiB, UPLOADER_DEFAULTS.results.batchMaxBytes, 'Bytes per JSON-lines blob.'),
         batchWindowMs: int(0, 86_400_000, UPLOADER_DEFAULTS.results.batchWindowMs, 'Time window of a batch (by source detectedAt); also the longest a line waits.'),
+        batchIdleMs: int(0, 86_400_000, UPLOADER_DEFAULTS.results.batchIdleMs, 'A window no line joined for this long is sealed and uploaded (0: only by window, count or bytes).'),
       },
     },
     classes: {

@@ -10,6 +10,7 @@ import {
   resolveInside,
   SCHEMAS,
   type ArtifactMessage,
+  type ChainResultMessage,
   type IncomingMessage,
   type InferenceResultMessage,
 } from '@edgeml/shared';
@@ -27,6 +28,16 @@ import { removeStagingFile } from './staging.js';
 export const STAGING_MISSING_RETRY_MS = 5_000;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * A result line: an inference result, or an inference chain's per-file result (both are results of
+ * their source, uploaded the same way, one JSON line each).
+ * @throws EdgeMLError MESSAGE_INVALID, MESSAGE_TOO_LARGE
+ */
+export function parseResultLine(body: Buffer): InferenceResultMessage | ChainResultMessage {
+  const schema = (decodeJsonBody(body) as { schema?: unknown } | null)?.schema;
+  return schema === SCHEMAS.chainResult ? parseMessage(body, SCHEMAS.chainResult) : parseMessage(body, SCHEMAS.result);
+}
 
 /** Best effort: the part a malformed message was about, so the watcher can close it. */
 export function partOfMalformed(body: Buffer, onUndecodable: (err: unknown) => void): PartAck | undefined {
@@ -180,14 +191,15 @@ export class Intake {
 
   readonly onResult = async (msg: IncomingMessage): Promise<void> => {
     if (!this.#accepting()) return;
-    let m: InferenceResultMessage;
+    let m: InferenceResultMessage | ChainResultMessage;
     try {
-      m = parseMessage(msg.body, SCHEMAS.result);
+      m = parseResultLine(msg.body);
     } catch (err: unknown) {
       await this.#acks.deadLetter(this.#malformedPart(msg.body), errorCode(err), errorMessage(err), { input: 'results' });
       return;
     }
-    const ack: PartAck = { id: m.id, part: m.part, expectedParts: [...m.expectedParts], modelVersion: m.model.version };
+    const modelVersion = m.schema === SCHEMAS.chainResult ? (m.models.reader ?? m.models.detector).version : m.model.version;
+    const ack: PartAck = { id: m.id, part: m.part, expectedParts: [...m.expectedParts], modelVersion };
     try {
       await this.#result(m, ack);
     } catch (err: unknown) {
@@ -195,7 +207,7 @@ export class Intake {
     }
   };
 
-  async #result(m: InferenceResultMessage, ack: PartAck): Promise<void> {
+  async #result(m: InferenceResultMessage | ChainResultMessage, ack: PartAck): Promise<void> {
     const { queue } = this.#ctx;
     const detectedMs = Date.parse(m.source.detectedAt);
     if (Number.isNaN(detectedMs)) throw new EdgeMLError('MESSAGE_INVALID', `source.detectedAt ${JSON.stringify(m.source.detectedAt)} is not a date`);

@@ -124,13 +124,14 @@ export class QueuePolicy {
     this.#flushRequested = true;
   }
 
-  /** Seals open result windows that are due (by count, bytes or age) into batch items. */
+  /** Seals open result windows that are due (by count, bytes, age or idleness) into batch items. */
   sealDue(): void {
     const cfg = this.#ctx.settings();
     const force = this.#flushRequested;
     this.#flushRequested = false;
     this.#ctx.queue.sealBatches({
       windowMs: cfg.results.batchWindowMs,
+      idleMs: cfg.results.batchIdleMs,
       maxItems: cfg.results.batchMaxItems,
       maxBytes: cfg.results.batchMaxBytes,
       force,

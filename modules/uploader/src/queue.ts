@@ -323,27 +323,31 @@ export class DurableQueue<P, A> {
 
   /**
    * Seals open result windows into batch items: a window is sealed when it holds `maxItems` lines
-   * or `maxBytes`, when its oldest line has waited `windowMs`, or always when `force`. Lines in a
-   * batch are ordered by message id, and `makeBatch` names it from them, so the same lines always
-   * make the same blob.
+   * or `maxBytes`, when its oldest line has waited `windowMs`, when no line joined it for `idleMs`
+   * (when set), or always when `force`. Lines in a batch are ordered by message id, and `makeBatch`
+   * names it from them, so the same lines always make the same blob.
    */
   sealBatches(options: {
     windowMs: number;
     maxItems: number;
     maxBytes: number;
+    /** A window no line joined for this long is sealed; 0 or absent: never on idleness. */
+    idleMs?: number;
     force: boolean;
     makeBatch: (windowKey: number, rows: readonly ResultRow<A>[]) => { key: string; payload: P };
   }): number {
     this.sync('FULL');
     return this.db.transaction((): number => {
       const groups = this.db
-        .prepare(`SELECT window_key AS w, COUNT(*) AS n, SUM(size_bytes) AS b, MIN(received_at) AS oldest FROM results WHERE batch_seq IS NULL GROUP BY window_key`)
-        .all() as { w: number; n: number; b: number; oldest: number }[];
+        .prepare(`SELECT window_key AS w, COUNT(*) AS n, SUM(size_bytes) AS b, MIN(received_at) AS oldest, MAX(received_at) AS newest FROM results WHERE batch_seq IS NULL GROUP BY window_key`)
+        .all() as { w: number; n: number; b: number; oldest: number; newest: number }[];
       const nowMs = this.now();
+      const idleMs = options.idleMs ?? 0;
       let sealed = 0;
       for (const g of groups) {
         let remaining = g.n;
-        let due = options.force || g.n >= options.maxItems || g.b >= options.maxBytes || nowMs - g.oldest >= options.windowMs;
+        const idle = idleMs > 0 && nowMs - g.newest >= idleMs;
+        let due = options.force || g.n >= options.maxItems || g.b >= options.maxBytes || nowMs - g.oldest >= options.windowMs || idle;
         while (due && remaining > 0) {
           const rows = (this.db.prepare(`SELECT * FROM results WHERE batch_seq IS NULL AND window_key = ? ORDER BY rowid ASC LIMIT ?`).all(g.w, options.maxItems) as ResultDbRow[]).map((r) =>
             toResult<A>(r),

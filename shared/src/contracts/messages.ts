@@ -1,3 +1,5 @@
+import type { ChainLink, ChainResultMessage, CropsMessage } from './chains.js';
+
 /**
  * Message contracts between modules (versioned by the `schema` field). The JSON Schemas in
  * schemas.ts describe the same shapes for route consumers; a test keeps them in step.
@@ -14,6 +16,10 @@ export const SCHEMAS = {
   alert: 'edgeml.alert/v1',
   hardExample: 'edgeml.hard-example/v1',
   rollout: 'edgeml.rollout/v1',
+  /** A detection cut into crops for an inference chain (chains.ts). */
+  crops: 'edgeml.crops/v1',
+  /** One inference chain's result for one source file (chains.ts). */
+  chainResult: 'edgeml.chain.result/v1',
 } as const;
 export type SchemaId = (typeof SCHEMAS)[keyof typeof SCHEMAS];
 
@@ -91,6 +97,12 @@ export interface PreprocessingSpec {
   readonly std: readonly [number, number, number];
   /** Letterbox / pad colour, 0–255 per channel. */
   readonly background: readonly [number, number, number];
+  /**
+   * `padRight` only: the tensor is as wide as the resized image rounded up to a multiple of this
+   * (at most `width`), so a short text line is not padded to the widest line's width. Absent: always
+   * `width` wide. (PaddleOCR's recogniser takes any width.)
+   */
+  readonly widthStep?: number;
 }
 
 export interface ImageGeometry {
@@ -126,6 +138,8 @@ export interface TensorMessage {
     readonly layout: TensorLayout;
   };
   readonly preprocessing: PreprocessingInfo;
+  /** A crop of an inference chain (chains.ts): which chain, run, step and crop; absent for whole-source tensors. */
+  readonly chain?: ChainLink;
   readonly createdAt: string;
 }
 
@@ -173,6 +187,8 @@ export interface InferenceResultMessage {
    * `agrees: false` as a hard example (the uploader puts it in the `to-label` dataset).
    */
   readonly comparison?: ResultComparison;
+  /** The tensor's chain link, copied unchanged (chains.ts); absent for whole-source results. */
+  readonly chain?: ChainLink;
   readonly createdAt: string;
 }
 
@@ -304,4 +320,14 @@ export interface ShareFileEvent {
   readonly ShareName: string;
 }
 
-export type AnyMessage = FileMessage | TensorMessage | ArtifactMessage | InferenceResultMessage | CompletionMessage | AlertMessage | HardExampleMessage | RolloutMessage;
+export type AnyMessage =
+  | FileMessage
+  | TensorMessage
+  | ArtifactMessage
+  | InferenceResultMessage
+  | CompletionMessage
+  | AlertMessage
+  | HardExampleMessage
+  | RolloutMessage
+  | CropsMessage
+  | ChainResultMessage;

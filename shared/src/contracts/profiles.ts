@@ -33,3 +33,24 @@ export const PADDLE_DET_SPEC = Object.freeze({
   std: [0.229, 0.224, 0.225],
   background: [0, 0, 0],
 } as const satisfies PreprocessingSpec);
+
+/**
+ * Text recogniser `ch_PP-OCRv4_rec` ([N,3,48,W], any W) on a text-line crop: scaled to height 48
+ * keeping the ratio, padded on the right with 0 after normalisation, as PaddleOCR's
+ * `resize_norm_img` does. PaddleOCR pads a batch to its widest line (at least 320); here each
+ * tensor is padded to the next multiple of 320 (`widthStep`), so lines of similar length batch
+ * together, and a line is squeezed only beyond a ratio of 1600 / 48 ≈ 33.
+ */
+export const PADDLE_REC_SPEC = Object.freeze({
+  width: 1600,
+  height: 48,
+  resize: 'padRight',
+  widthStep: 320,
+  colorOrder: 'BGR',
+  layout: 'NCHW',
+  dtype: 'float32',
+  scale: 1 / 255,
+  mean: [0.5, 0.5, 0.5],
+  std: [0.5, 0.5, 0.5],
+  background: [127.5, 127.5, 127.5],
+} as const satisfies PreprocessingSpec);

@@ -1,3 +1,4 @@
+import { CHAIN_NAME_PATTERN, CHAIN_STEPS, MAX_CHAIN_CROPS } from './chains.js';
 import { SCHEMAS } from './messages.js';
 
 /**
@@ -63,6 +64,67 @@ const preprocessingSpec = {
     mean: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } },
     std: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number', exclusiveMinimum: 0 } },
     background: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number', minimum: 0, maximum: 255 } },
+    widthStep: { type: 'integer', minimum: 1, maximum: 16384 },
+  },
+} as const;
+
+const modelRef = {
+  type: 'object',
+  required: ['name', 'version', 'sha256'],
+  properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
+} as const;
+
+const point = { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number' } } as const;
+const bbox = {
+  type: 'object',
+  required: ['x', 'y', 'width', 'height'],
+  properties: { x: { type: 'number' }, y: { type: 'number' }, width: { type: 'number', minimum: 0 }, height: { type: 'number', minimum: 0 } },
+} as const;
+const chainName = { type: 'string', pattern: CHAIN_NAME_PATTERN } as const;
+const orientationDecision = {
+  type: 'object',
+  required: ['label', 'score', 'rotated'],
+  properties: { label: nonEmpty(64), score: { type: 'number' }, rotated: { type: 'boolean' }, model: modelRef },
+} as const;
+const tensorRef = {
+  type: 'object',
+  required: ['path', 'sha256', 'dtype', 'shape', 'layout'],
+  properties: {
+    path: nonEmpty(4096),
+    sha256: sha256Hex,
+    dtype: { enum: ['float32', 'uint8'] },
+    shape: { type: 'array', minItems: 1, maxItems: 8, items: { type: 'integer', minimum: 1 } },
+    layout: { enum: ['NCHW', 'NHWC', 'NC'] },
+  },
+} as const;
+const preprocessingInfo = {
+  type: 'object',
+  required: ['profile', 'signature', 'spec'],
+  properties: {
+    profile: nonEmpty(64),
+    signature: nonEmpty(128),
+    spec: preprocessingSpec,
+    geometry: { type: 'object' },
+  },
+} as const;
+
+/** The `chain` field of a crop tensor and its result (chains.ts `ChainLink`). */
+const chainLink = {
+  type: 'object',
+  description: 'An inference chain crop: which chain, run (the detection result message id), step and crop.',
+  required: ['name', 'run', 'step', 'index', 'count'],
+  properties: {
+    name: chainName,
+    run: nonEmpty(256),
+    step: { enum: [...CHAIN_STEPS] },
+    index: { type: 'integer', minimum: 0, maximum: MAX_CHAIN_CROPS - 1 },
+    count: { type: 'integer', minimum: 1, maximum: MAX_CHAIN_CROPS },
+    next: {
+      type: 'object',
+      required: ['tensor', 'preprocessing', 'contentWidth'],
+      properties: { tensor: tensorRef, preprocessing: preprocessingInfo, contentWidth: { type: 'integer', minimum: 1 } },
+    },
+    orientation: orientationDecision,
   },
 } as const;
 
@@ -99,6 +161,7 @@ export const TENSOR_MESSAGE_SCHEMA = {
         geometry: { type: 'object' },
       },
     },
+    chain: chainLink,
     createdAt: isoTime,
   },
 } as const;
@@ -130,12 +193,6 @@ export const ARTIFACT_MESSAGE_SCHEMA = {
     },
     createdAt: isoTime,
   },
-} as const;
-
-const modelRef = {
-  type: 'object',
-  required: ['name', 'version', 'sha256'],
-  properties: { name: nonEmpty(128), version: nonEmpty(64), sha256: sha256Hex, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
 } as const;
 
 /** A candidate model's answer beside the result's own (shadow or canary rollout). */
@@ -184,6 +241,7 @@ export const RESULT_MESSAGE_SCHEMA = {
       },
     },
     comparison: resultComparison,
+    chain: chainLink,
     createdAt: isoTime,
   },
 } as const;
@@ -207,6 +265,106 @@ export const HARD_EXAMPLE_MESSAGE_SCHEMA = {
     comparison: resultComparison,
     image: { type: 'object', required: ['blob', 'url'], properties: { blob: nonEmpty(1024), url: nonEmpty(2048) } },
     dataset: { type: 'object', required: ['folder', 'blob'], properties: { folder: nonEmpty(1024), blob: nonEmpty(1024) } },
+    createdAt: isoTime,
+  },
+} as const;
+
+const chainBox = {
+  points: { type: 'array', minItems: 4, maxItems: 4, items: point },
+  bbox,
+} as const;
+
+export const CROPS_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.crops.v1.json',
+  title: SCHEMAS.crops,
+  description: 'How one detection became crops for an inference chain (transformer → aggregator).',
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'source', 'part', 'expectedParts', 'chain', 'detection', 'crops', 'droppedBoxes', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.crops },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    source: sourceRef,
+    part: nonEmpty(128),
+    expectedParts: partList,
+    chain: {
+      type: 'object',
+      required: ['name', 'run', 'orientation', 'reader'],
+      properties: { name: chainName, run: nonEmpty(256), orientation: { type: ['string', 'null'], maxLength: 64 }, reader: nonEmpty(64) },
+    },
+    detection: {
+      type: 'object',
+      required: ['part', 'messageId', 'model'],
+      properties: { part: nonEmpty(128), messageId: nonEmpty(256), model: modelRef },
+    },
+    crops: {
+      type: 'array',
+      maxItems: MAX_CHAIN_CROPS,
+      items: {
+        type: 'object',
+        required: ['index', 'row', 'points', 'bbox', 'score', 'width', 'height', 'rotated90'],
+        properties: {
+          index: { type: 'integer', minimum: 0 },
+          row: { type: 'integer', minimum: 0 },
+          ...chainBox,
+          score: { type: 'number' },
+          width: { type: 'integer', minimum: 1 },
+          height: { type: 'integer', minimum: 1 },
+          rotated90: { type: 'boolean' },
+        },
+      },
+    },
+    droppedBoxes: { type: 'integer', minimum: 0 },
+    skipped: { type: 'string', maxLength: 1024 },
+    createdAt: isoTime,
+  },
+} as const;
+
+export const CHAIN_RESULT_MESSAGE_SCHEMA = {
+  $id: 'https://edgeml.example/schemas/edgeml.chain.result.v1.json',
+  title: SCHEMAS.chainResult,
+  description: 'Everything one inference chain found in one source file: each detected region with what the last step read (text and confidence, or label and score).',
+  type: 'object',
+  required: ['schema', 'id', 'messageId', 'source', 'part', 'expectedParts', 'chain', 'run', 'models', 'items', 'text', 'upsideDown', 'minConfidence', 'droppedBoxes', 'createdAt'],
+  properties: {
+    schema: { const: SCHEMAS.chainResult },
+    id: sha256Hex,
+    messageId: nonEmpty(256),
+    source: sourceRef,
+    part: nonEmpty(128),
+    expectedParts: partList,
+    chain: chainName,
+    run: nonEmpty(256),
+    models: {
+      type: 'object',
+      required: ['detector'],
+      properties: { detector: modelRef, orientation: modelRef, reader: modelRef },
+    },
+    items: {
+      type: 'array',
+      maxItems: MAX_CHAIN_CROPS,
+      items: {
+        type: 'object',
+        required: ['index', 'row', 'points', 'bbox', 'accepted', 'detectionScore'],
+        properties: {
+          index: { type: 'integer', minimum: 0 },
+          row: { type: 'integer', minimum: 0 },
+          ...chainBox,
+          text: { type: 'string', maxLength: 4096 },
+          confidence: { type: 'number', minimum: 0, maximum: 1 },
+          label: { type: 'string', maxLength: 256 },
+          score: { type: 'number' },
+          accepted: { type: 'boolean' },
+          detectionScore: { type: 'number' },
+          orientation: orientationDecision,
+        },
+      },
+    },
+    text: { type: 'string', maxLength: 131_072 },
+    upsideDown: { type: 'boolean' },
+    minConfidence: { type: 'number', minimum: 0, maximum: 1 },
+    droppedBoxes: { type: 'integer', minimum: 0 },
+    skipped: { type: 'string', maxLength: 1024 },
     createdAt: isoTime,
   },
 } as const;
@@ -311,4 +469,6 @@ export const MESSAGE_SCHEMAS = {
   [SCHEMAS.alert]: ALERT_MESSAGE_SCHEMA,
   [SCHEMAS.hardExample]: HARD_EXAMPLE_MESSAGE_SCHEMA,
   [SCHEMAS.rollout]: ROLLOUT_MESSAGE_SCHEMA,
+  [SCHEMAS.crops]: CROPS_MESSAGE_SCHEMA,
+  [SCHEMAS.chainResult]: CHAIN_RESULT_MESSAGE_SCHEMA,
 } as const;

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EdgeMLError } from '../errors.js';
+import type { ChainResultMessage, CropsMessage } from './chains.js';
 import { type SCHEMAS, type AlertMessage, type ArtifactMessage, type CompletionMessage, type FileMessage, type HardExampleMessage, type InferenceResultMessage, type RolloutMessage, type SchemaId, type ShareFileEvent, type TensorMessage } from './messages.js';
 import { MESSAGE_SCHEMAS, SHARE_FILE_EVENT_SCHEMA } from './schemas.js';
 
@@ -29,6 +30,8 @@ interface SchemaTypes {
   [SCHEMAS.alert]: AlertMessage;
   [SCHEMAS.hardExample]: HardExampleMessage;
   [SCHEMAS.rollout]: RolloutMessage;
+  [SCHEMAS.crops]: CropsMessage;
+  [SCHEMAS.chainResult]: ChainResultMessage;
 }
 
 /**

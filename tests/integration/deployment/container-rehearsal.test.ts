@@ -126,7 +126,7 @@ describe('container-build rehearsal (runtime stage of each Dockerfile.amd64)', f
     built = buildDist();
     built.catch(() => undefined);
     // Two at a time (the machine has two cores), the long native builds first.
-    const order = ['watcher', 'uploader', 'transformer', 'inferencer'].filter((m) => (SUITE_MODULES as readonly string[]).includes(m));
+    const order = ['watcher', 'uploader', 'aggregator', 'transformer', 'inferencer'].filter((m) => (SUITE_MODULES as readonly string[]).includes(m));
     const slots: Promise<unknown>[] = [built.catch(() => undefined), built.catch(() => undefined)];
     order.forEach((name, i) => {
       const slot = i % 2;

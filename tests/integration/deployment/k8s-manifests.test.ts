@@ -13,6 +13,7 @@ import { ConfigMap, PersistentVolumeClaim, Service, ServiceAccount } from 'kuber
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { aggregatorModule } from '@edgeml/aggregator';
 import { createLogger, createTwinConfigBinder, planTopics, routesFromDocument, type ModuleDefinition } from '@edgeml/shared';
 import { deriveK8sFiles, K8S_OVERLAYS, renderKustomize } from '@edgeml/mqtt-local';
 import { watcherModule } from '@edgeml/watcher';
@@ -42,6 +43,7 @@ const DEFINITIONS: Record<string, ModuleDefinition<unknown>> = {
   transformer: transformerModule as ModuleDefinition<unknown>,
   inferencer: inferencerModule as ModuleDefinition<unknown>,
   uploader: uploaderModule as ModuleDefinition<unknown>,
+  aggregator: aggregatorModule as ModuleDefinition<unknown>,
 };
 
 function kubectlAvailable(): boolean {
@@ -106,10 +108,10 @@ describe('Kubernetes manifests (deployment/k8s, kustomize)', function () {
     assert.throws(() => new StatefulSet(noContainers as never).validate(), /containers/);
   });
 
-  it('aio: four modules with probes on :9600, limits, the inferencer on a GPU, the shared RWX volume, the broker CA and SAT, a NetworkPolicy', async () => {
+  it('aio: five modules with probes on :9600, limits, the inferencer on a GPU, the shared RWX volume, the broker CA and SAT, a NetworkPolicy', async () => {
     const docs = await rendered('aio');
     const workloads = docs.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
-    assert.deepEqual(workloads.map((w) => w.metadata.name).sort(), ['edgeml-inferencer', 'edgeml-transformer', 'edgeml-uploader', 'edgeml-watcher']);
+    assert.deepEqual(workloads.map((w) => w.metadata.name).sort(), ['edgeml-aggregator', 'edgeml-inferencer', 'edgeml-transformer', 'edgeml-uploader', 'edgeml-watcher']);
     for (const w of workloads) {
       const spec = podSpec(w);
       const c = spec.containers[0]!;
@@ -167,8 +169,12 @@ describe('Kubernetes manifests (deployment/k8s, kustomize)', function () {
     const docs = await rendered('aio');
     const routes = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('edgeml-routes'))!;
     const plan = planTopics(routesFromDocument(JSON.parse((routes['data'] as Record<string, string>)['routes.json']!)));
-    assert.deepEqual(plan.inputs['transformer']?.map((s) => s.subscription), ['$share/transformer-files/edgeml/watcher/outputs/files']);
-    assert.equal(plan.inputs['watcher']?.length, 3);
+    assert.deepEqual(plan.inputs['transformer']?.map((s) => s.subscription), [
+      '$share/transformer-files/edgeml/watcher/outputs/files',
+      '$share/transformer-detections/edgeml/inferencer/outputs/results',
+      '$share/transformer-orientations/edgeml/inferencer/outputs/orientations',
+    ]);
+    assert.equal(plan.inputs['watcher']?.length, 4);
     const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'edgeml-config')!;
     const silent = createLogger({ name: 't', level: 'silent' });
     for (const [module, def] of Object.entries(DEFINITIONS)) {

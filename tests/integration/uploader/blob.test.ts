@@ -46,7 +46,7 @@ describe('uploader → Azurite (blob sink)', function () {
 
   it('batches results into a JSON-lines blob with a deterministic name', async () => {
     const paths = await makeDataRoot();
-    const t = await startApp(paths, { EDGEML_STORAGE_CONNECTION_STRING: azurite.connectionString }, { containerName: 'results', results: { batchMaxItems: 5, batchWindowMs: 600_000 } });
+    const t = await startApp(paths, { EDGEML_STORAGE_CONNECTION_STRING: azurite.connectionString }, { containerName: 'results', results: { batchMaxItems: 5, batchWindowMs: 600_000, batchIdleMs: 0 } });
     try {
       for (let i = 0; i < 5; i++) await t.edge.deliver('results', resultMessage(i));
       // Each line is announced `held` when queued, then `uploaded` when its batch is committed.

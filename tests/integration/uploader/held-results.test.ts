@@ -11,7 +11,7 @@ describe('uploader: result lines waiting in a batch window are announced as held
   // whole suite ran at maxInFlight files per window (100 a minute) whatever the offered rate.
   it('sends held with a lease covering the window as soon as the line is queued, then uploaded when the batch commits', async () => {
     const paths = await makeDataRoot();
-    const t = await startApp(paths, {}, { sink: 'directory', results: { batchWindowMs: 600_000 } });
+    const t = await startApp(paths, {}, { sink: 'directory', results: { batchWindowMs: 600_000, batchIdleMs: 0 } });
     try {
       for (let i = 0; i < 3; i++) await t.edge.deliver('results', resultMessage(i));
       const byOutcome = (o: CompletionMessage['outcome']): CompletionMessage[] => [...t.completions(), ...t.held()].filter((c) => c.outcome === o);

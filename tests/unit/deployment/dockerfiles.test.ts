@@ -5,7 +5,7 @@ import { argumentList, checkDockerfile, copyInstructions, envOf, parseStages, pr
 import { REPO_ROOT, SUITE_MODULES } from './paths.js';
 
 const VARIANTS = ['Dockerfile.amd64', 'Dockerfile.arm64v8', 'Dockerfile.amd64.debug'] as const;
-const WORKSPACES = ['shared', 'modules/watcher', 'modules/transformer', 'modules/inferencer', 'modules/uploader', 'deployment/edge-hub', 'deployment/runtime', 'deployment/tools', 'deployment/mqtt-local'];
+const WORKSPACES = ['shared', 'modules/watcher', 'modules/transformer', 'modules/inferencer', 'modules/uploader', 'modules/aggregator', 'deployment/edge-hub', 'deployment/runtime', 'deployment/tools', 'deployment/mqtt-local'];
 
 function finalStage(stages: readonly Stage[]): Stage {
   const stage = stages[stages.length - 1];

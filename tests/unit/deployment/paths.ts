@@ -6,4 +6,4 @@ import { DEFAULT_SCHEMAS_DIR } from '@edgeml/deploy-tools';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The official SchemaStore copies vendored in the repository: `deployment/tools/schemas`. */
 export const SCHEMAS_DIR = DEFAULT_SCHEMAS_DIR;
-export const SUITE_MODULES = ['watcher', 'transformer', 'inferencer', 'uploader'] as const;
+export const SUITE_MODULES = ['watcher', 'transformer', 'inferencer', 'uploader', 'aggregator'] as const;

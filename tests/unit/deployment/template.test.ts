@@ -95,6 +95,15 @@ describe('deployment templates', () => {
         'inferencer/results -> $upstream',
         'inferencer/results -> uploader/results',
         'inferencer/rollout -> $upstream',
+        // The bundled inference chain (OCR): detection → crops → orientation → recognition → one result per file.
+        'inferencer/results -> transformer/detections',
+        'inferencer/orientations -> transformer/orientations',
+        'inferencer/readings -> aggregator/readings',
+        'transformer/crops -> aggregator/crops',
+        'aggregator/results -> $upstream',
+        'aggregator/results -> uploader/results',
+        'aggregator/completed -> watcher/completed',
+        'aggregator/alerts -> $upstream',
         'uploader/completed -> watcher/completed',
         'transformer/completed -> watcher/completed',
         'inferencer/completed -> watcher/completed',
@@ -119,7 +128,7 @@ describe('deployment templates', () => {
     assert.deepEqual(upstream('0.97').map((m) => [m.routeName, m.priority]), [['highConfidenceResultsToUpstream', 0]]);
     assert.deepEqual(upstream('0.42').map((m) => [m.routeName, m.priority]), [['inferencerResultsToUpstream', 1]]);
     assert.deepEqual(upstream('not-a-number').map((m) => m.priority), [1]);
-    assert.equal(result('0.97').filter((m) => m.endpoint.kind === 'module').length, 1, 'and to the uploader');
+    assert.deepEqual(result('0.97').filter((m) => m.endpoint.kind === 'module').map((m) => m.endpoint.id).sort(), ['transformer/detections', 'uploader/results'], 'and to the uploader (and to the transformer, for inference chains)');
   });
 
   it('gives alerts priority 0 on $upstream so a stream of results cannot starve them', () => {
@@ -147,7 +156,7 @@ describe('deployment templates', () => {
     }
     assert.equal(new Set(orders).size, SUITE_MODULES.length, 'distinct startup orders');
     const byOrder = [...SUITE_MODULES].sort((a, b) => orders[SUITE_MODULES.indexOf(a)]! - orders[SUITE_MODULES.indexOf(b)]!);
-    assert.deepEqual(byOrder, ['uploader', 'inferencer', 'transformer', 'watcher'], 'consumers start before producers');
+    assert.deepEqual(byOrder, ['uploader', 'aggregator', 'inferencer', 'transformer', 'watcher'], 'consumers start before producers');
     const inferencerHost = ((parts.modules.get('inferencer')?.definition['settings'] as Json)['createOptions'] as Json)['HostConfig'] as Json;
     assert.deepEqual(inferencerHost['DeviceRequests'], [{ Driver: '', Count: -1, Capabilities: [['gpu']] }]);
     assert.ok((inferencerHost['ShmSize'] as number) >= 256 * 1024 * 1024);
@@ -179,7 +188,7 @@ describe('deployment templates', () => {
 
   it('the debug template is the template plus debug images, the inspector port on loopback and debug logs', () => {
     const expected = structuredClone(template) as Json;
-    const ports: Record<string, string> = { watcher: '9229', transformer: '9230', inferencer: '9231', uploader: '9232' };
+    const ports: Record<string, string> = { watcher: '9229', transformer: '9230', inferencer: '9231', uploader: '9232', aggregator: '9233' };
     const modules = (((expected['modulesContent'] as Json)['$edgeAgent'] as Json)['properties.desired'] as Json)['modules'] as Json;
     for (const name of SUITE_MODULES) {
       const m = modules[name] as Json;

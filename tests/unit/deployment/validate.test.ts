@@ -83,7 +83,7 @@ describe('deployment/tools validate', () => {
     routes(doc)['inferencerResultsToUploader'] = 'FROM /messages/modules/inferencer/outputs/result INTO BrokeredEndpoint("/modules/uploader/inputs/results")';
     routes(doc)['toFilter'] = 'FROM /messages/modules/watcher/outputs/files INTO BrokeredEndpoint("/modules/Transformer/inputs/files")';
     const problems = messages(validateManifest(manifestOf(doc), { schemas }));
-    assert.match(problems, /route "inferencerResultsToUploader" reads output "result" of module "inferencer", which declares no such output \(outputs: results, completed, alerts, rollout\)/);
+    assert.match(problems, /route "inferencerResultsToUploader" reads output "result" of module "inferencer", which declares no such output \(outputs: results, orientations, readings, completed, alerts, rollout\)/);
     assert.match(problems, /route "toFilter" delivers to module "Transformer", which is neither deployed nor an EdgeML module \(did you mean "transformer"\? module ids are case-sensitive\)/);
   });
 

