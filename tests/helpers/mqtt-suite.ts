@@ -79,10 +79,12 @@ export async function spyOnOutputs(suite: MqttSuite): Promise<WireSpy> {
   connection.onMessage((m) => {
     byTopic.set(m.topic, (byTopic.get(m.topic) ?? 0) + 1);
     try {
-      const body = JSON.parse(m.payload.toString('utf8')) as { id?: string; part?: string; outcome?: string; source?: { id?: string } };
+      const body = JSON.parse(m.payload.toString('utf8')) as { id?: string; part?: string; outcome?: string; source?: { id?: string }; chain?: { step?: string; index?: number } };
       const id = body.source?.id ?? body.id;
       // A completion's outcome is part of its identity: `held` then `uploaded` for one part is the protocol, not a duplicate.
-      const key = `${m.topic} ${id ?? '?'} ${body.part ?? ''}${body.outcome === undefined ? '' : ` ${body.outcome}`}`;
+      // So are a chain crop's step and index: an inference chain sends one tensor per crop and step under the chain's part.
+      const crop = typeof body.chain === 'object' && body.chain !== null ? ` ${body.chain.step ?? ''}:${body.chain.index ?? ''}` : '';
+      const key = `${m.topic} ${id ?? '?'} ${body.part ?? ''}${crop}${body.outcome === undefined ? '' : ` ${body.outcome}`}`;
       byPart.set(key, (byPart.get(key) ?? 0) + 1);
     } catch {
       // Not JSON: counted by topic only.

@@ -8,9 +8,19 @@ describe('MQTT 5 topic plan from the manifest routes', () => {
   it('translates deployment.template.json: every module-to-module route becomes a shared subscription, $upstream routes are listed', async () => {
     const doc = JSON.parse(await readFile(path.join(repoRoot, 'deployment.template.json'), 'utf8')) as unknown;
     const plan = planTopics(routesFromDocument(doc));
-    assert.deepEqual(plan.inputs['transformer']?.map((s) => s.subscription), ['$share/transformer-files/edgeml/watcher/outputs/files']);
-    assert.deepEqual(plan.inputs['uploader']?.map((s) => s.input).sort(), ['artifacts', 'results']);
-    assert.deepEqual(plan.inputs['watcher']?.map((s) => s.filter).sort(), ['edgeml/inferencer/outputs/completed', 'edgeml/transformer/outputs/completed', 'edgeml/uploader/outputs/completed']);
+    assert.deepEqual(plan.inputs['transformer']?.map((s) => s.subscription), [
+      '$share/transformer-files/edgeml/watcher/outputs/files',
+      '$share/transformer-detections/edgeml/inferencer/outputs/results',
+      '$share/transformer-orientations/edgeml/inferencer/outputs/orientations',
+    ]);
+    assert.deepEqual(plan.inputs['aggregator']?.map((s) => s.filter), ['edgeml/inferencer/outputs/readings', 'edgeml/transformer/outputs/crops']);
+    assert.deepEqual(plan.inputs['uploader']?.map((s) => s.input).sort(), ['artifacts', 'results', 'results']);
+    assert.deepEqual(plan.inputs['watcher']?.map((s) => s.filter).sort(), [
+      'edgeml/aggregator/outputs/completed',
+      'edgeml/inferencer/outputs/completed',
+      'edgeml/transformer/outputs/completed',
+      'edgeml/uploader/outputs/completed',
+    ]);
     const high = plan.upstream.find((u) => u.route === 'highConfidenceResultsToUpstream');
     assert.deepEqual(high, { route: 'highConfidenceResultsToUpstream', filter: 'edgeml/inferencer/outputs/results', where: 'as_number(score) >= 0.9', priority: 0 });
   });
