@@ -105,6 +105,7 @@ describe('deployment templates', () => {
         'aggregator/completed -> watcher/completed',
         'aggregator/alerts -> $upstream',
         'uploader/completed -> watcher/completed',
+        'uploader/hardExamples -> $upstream',
         'transformer/completed -> watcher/completed',
         'inferencer/completed -> watcher/completed',
         'watcher/alerts -> $upstream',
