@@ -131,7 +131,7 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       const status = await cli('status');
       assert.equal(status.code, 0, status.err);
       const parsed = JSON.parse(status.out) as { processes: { name: string; state: string }[] };
-      assert.deepEqual(parsed.processes.map((p) => p.name).sort(), ['inferencer', 'transformer', 'uploader', 'watcher']);
+      assert.deepEqual(parsed.processes.map((p) => p.name).sort(), ['aggregator', 'inferencer', 'transformer', 'uploader', 'watcher']);
       const set = await cli('twin', 'set', 'watcher', 'statusReportIntervalMs=45000');
       assert.equal(set.code, 0, set.err);
       const twin = JSON.parse((await cli('twin', 'get', 'watcher')).out) as { desired: { statusReportIntervalMs?: number } };

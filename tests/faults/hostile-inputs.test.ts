@@ -381,7 +381,7 @@ describe('faults: hostile inputs against one running suite', function () {
     const summary = await rt.summary();
     process.stdout.write(`      summary: ${JSON.stringify(summary)}\n`);
     assert.equal(summary.unaccounted, 0);
-    assert.deepEqual(restartCounts(rt), { watcher: 0, transformer: 0, inferencer: 0, uploader: 0 }, 'no module process died');
+    assert.deepEqual(restartCounts(rt), { watcher: 0, transformer: 0, inferencer: 0, uploader: 0, aggregator: 0 }, 'no module process died');
     for (const p of rt.processes.values()) assert.equal(p.snapshot().state, 'running', `${p.snapshot().name} still running`);
   });
 });

@@ -169,7 +169,7 @@ describe('faults: security of a full run', function () {
 
     // The real modules kept their sessions and nothing restarted.
     await waitFor(() => hub.stats().connected.length >= 4, 30_000, 'all four modules still connected');
-    assert.deepEqual(restartCounts(rt), { watcher: 0, transformer: 0, inferencer: 0, uploader: 0 });
+    assert.deepEqual(restartCounts(rt), { watcher: 0, transformer: 0, inferencer: 0, uploader: 0, aggregator: 0 });
     const s = await rt.summary();
     assert.equal(s.unaccounted, 0);
     process.stdout.write(`      4 impersonation attempts refused (CONNACK 5); modules connected: ${hub.stats().connected.join(', ')}\n`);

@@ -28,9 +28,15 @@ function newKeyPair(): { privatePem: string; publicPem: string } {
   };
 }
 
-function serial(): string {
-  // Positive (leading 0 nibble), 16 random bytes: unique enough for a development CA.
-  return `0${randomBytes(16).toString('hex')}`;
+/**
+ * A certificate serial: 16 random bytes as a positive DER INTEGER in minimal form. The first byte is kept
+ * in 0x40–0x7f: a leading 0x00 (1 in 256 random draws) made node-forge encode a padded INTEGER that
+ * OpenSSL refuses ("illegal padding"), and a high bit would make it negative.
+ */
+export function certificateSerial(bytes: Buffer = randomBytes(16)): string {
+  const b = Buffer.from(bytes);
+  b[0] = ((b[0] ?? 0) & 0x3f) | 0x40;
+  return b.toString('hex');
 }
 
 /**
@@ -54,7 +60,7 @@ export async function ensureTlsMaterial(workDir: string, extraNames: readonly st
   if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
     const keys = newKeyPair();
     const cert = forge.pki.createCertificate();
-    cert.serialNumber = serial();
+    cert.serialNumber = certificateSerial();
     cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
     cert.validity.notBefore = new Date(now.getTime() - 60_000);
     cert.validity.notAfter = new Date(now.getTime() + 10 * 365 * 24 * 3600_000);
@@ -89,7 +95,7 @@ export async function ensureTlsMaterial(workDir: string, extraNames: readonly st
     const keys = newKeyPair();
     const ca = forge.pki.certificateFromPem(caCertificatePem);
     const cert = forge.pki.createCertificate();
-    cert.serialNumber = serial();
+    cert.serialNumber = certificateSerial();
     cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
     cert.validity.notBefore = new Date(now.getTime() - 60_000);
     cert.validity.notAfter = new Date(now.getTime() + 2 * 365 * 24 * 3600_000);

@@ -11,7 +11,7 @@ export {
 export { startWorkloadApi } from './workload.js';
 export { ModuleConnections } from './connections.js';
 export { createHubMetrics, type HubMetrics } from './metrics.js';
-export { ensureTlsMaterial, type TlsMaterial } from './certs.js';
+export { certificateSerial, ensureTlsMaterial, type TlsMaterial } from './certs.js';
 export {
   decodePropertyBag,
   encodeInputBag,

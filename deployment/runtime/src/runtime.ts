@@ -50,7 +50,10 @@ export interface RuntimeStatus {
 export interface RunSummary {
   readonly filesSeen: number;
   readonly transformed: number;
+  /** Inference results, a chain's per-crop steps included. */
   readonly inferred: number;
+  /** Per-file chain results (the aggregator's): one per image a chain ran on. */
+  readonly chainResults: number;
   readonly uploaded: number;
   readonly completed: number;
   readonly deadLettered: number;
@@ -262,6 +265,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const t = moduleCounts(s.modules['transformer']);
     const inf = moduleCounts(s.modules['inferencer']);
     const up = moduleCounts(s.modules['uploader']);
+    const agg = moduleCounts(s.modules['aggregator']);
     const detected = w?.detected ?? 0;
     const restarts: Record<string, number> = {};
     for (const p of s.processes) restarts[p.name] = p.restarts;
@@ -270,6 +274,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       filesSeen: detected,
       transformed: t['forwarded'] ?? 0,
       inferred: inf['results'] ?? 0,
+      chainResults: agg['results'] ?? 0,
       uploaded: up['uploaded'] ?? 0,
       completed: w?.completed ?? 0,
       deadLettered: w?.deadLettered ?? 0,

@@ -73,9 +73,9 @@ describe('npm start -- --manifest FILE --env-file FILE', function () {
       assert.ok(!existsSync(path.join(workDir, 'logs', 'azurite.log')));
       assert.match(out, new RegExp(`metrics http://127\\.0\\.0\\.1:${info.hubMetricsPort}/metrics`));
       // Every module connects to the hub; the hub says so on its /metrics (edgeHub's metric names).
-      await poll('four modules connected (hub metrics)', async () => {
+      await poll('five modules connected (hub metrics)', async () => {
         const text = await (await fetch(`http://127.0.0.1:${info.hubMetricsPort}/metrics`)).text();
-        return /^edgehub_connected_clients\{[^}]*\} 4$/m.test(text) ? true : undefined;
+        return /^edgehub_connected_clients\{[^}]*\} 5$/m.test(text) ? true : undefined;
       });
       // The debug template sets EDGEML_LOG_LEVEL=debug for every module.
       await poll('a debug line in the watcher log', async () => ((await readFile(path.join(workDir, 'logs', 'watcher.log'), 'utf8')).includes('"level":"debug"') ? true : undefined));
@@ -83,10 +83,10 @@ describe('npm start -- --manifest FILE --env-file FILE', function () {
         execFile(process.execPath, [path.join(repoRoot, 'deployment', 'runtime', 'bin', 'edgeml.js'), 'status', '--workdir', workDir], (err, stdout) => (stdout !== '' ? resolve(stdout) : reject(err ?? new Error('no status'))));
       })) as { processes: Array<{ name: string; pid: number }> };
       modulePids.push(...status.processes.map((p) => p.pid));
-      assert.equal(modulePids.length, 4);
+      assert.equal(modulePids.length, 5);
     } finally {
       // The runtime's own process (npm and its shell stand between). SIGHUP, as when its terminal closes: it
-      // used to kill the runtime at once and leave the four module processes running.
+      // used to kill the runtime at once and leave the module processes running.
       const pid = await readFile(path.join(workDir, 'runtime.json'), 'utf8').then((t) => (JSON.parse(t) as { pid: number }).pid, () => undefined);
       if (pid !== undefined) process.kill(pid, 'SIGHUP');
       else child.kill('SIGKILL');

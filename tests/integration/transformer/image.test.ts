@@ -38,6 +38,9 @@ const identity = (colorOrder: 'RGB' | 'BGR', layout: 'NCHW' | 'NHWC') => ({
   background: [0, 0, 0],
 });
 
+/** These tests turn the detector off, so the bundled OCR chain it feeds is off too. */
+const NO_CHAIN = { ocr: { enabled: false } };
+
 describe('transformer/images (real sharp, real files)', function () {
   this.timeout(60_000);
   let root: Awaited<ReturnType<typeof makeDataRoot>>;
@@ -50,6 +53,7 @@ describe('transformer/images (real sharp, real files)', function () {
 
   it('golden: known pixels give exactly the expected normalised values for NCHW/NHWC × RGB/BGR', async () => {
     const h = await startApp(root.paths, {
+      chains: NO_CHAIN,
       image: {
         artifact: { enabled: false },
         profiles: {
@@ -92,6 +96,7 @@ describe('transformer/images (real sharp, real files)', function () {
 
   it('cover: centre-crops exactly the planned region (no resampling at scale 1) and records it', async () => {
     const h = await startApp(root.paths, {
+      chains: NO_CHAIN,
       image: { artifact: { enabled: false }, profiles: { cls: { enabled: false }, det: { enabled: false }, crop: { ...identity('RGB', 'NHWC'), width: 2, height: 2, resize: 'cover', dtype: 'uint8', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] } } },
     });
     await h.edge.deliver('files', await dropFile(root.paths, 'crop.png', await encodeRgb({ data: KNOWN, width: 4, height: 2 }, 'png')));
@@ -106,6 +111,7 @@ describe('transformer/images (real sharp, real files)', function () {
 
   it('grayscale, 16-bit and RGBA inputs become 3-channel 8-bit; transparency is flattened onto the background', async () => {
     const h = await startApp(root.paths, {
+      chains: NO_CHAIN,
       image: { artifact: { enabled: false }, profiles: { cls: { enabled: false }, det: { enabled: false }, raw: { width: 2, height: 2, resize: 'fill', colorOrder: 'RGB', layout: 'NHWC', dtype: 'uint8', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], background: [0, 255, 0] } } },
     });
     const gray = await sharp(Buffer.from([0, 50, 100, 200]), { raw: { width: 2, height: 2, channels: 1 } }).png().toBuffer();
@@ -132,6 +138,7 @@ describe('transformer/images (real sharp, real files)', function () {
     const jpeg = await encodeRgb({ data, width: w, height: hgt }, 'jpeg', { orientation: 6 });
     assert.equal((await sharp(jpeg).metadata()).orientation, 6);
     const h = await startApp(root.paths, {
+      chains: NO_CHAIN,
       image: {
         profiles: {
           cls: { enabled: false },
@@ -194,7 +201,7 @@ describe('transformer/images (real sharp, real files)', function () {
     const first = h.edge.sent.map((s) => ({ out: s.outputName, id: s.messageId, props: s.properties, json: s.json as TensorMessage | ArtifactMessage }));
     assert.deepEqual(first.map((f) => f.out), ['tensors', 'tensors', 'artifacts']);
     for (const f of first) {
-      assert.deepEqual(f.json.expectedParts, ['artifact', 'result:cls', 'result:det']);
+      assert.deepEqual(f.json.expectedParts, ['artifact', 'result:cls', 'result:det', 'chain:ocr']);
       assert.equal(f.props['schema'], f.json.schema);
       assert.equal(f.props['id'], msg.id);
       assert.equal(f.props['kind'], 'image');
@@ -228,8 +235,8 @@ describe('transformer/images (real sharp, real files)', function () {
     await h.edge.deliver('files', { ...msg, attempt: 3, doneParts: ['artifact', 'result:cls'] });
     const third = h.edge.sent.slice(6);
     assert.deepEqual(third.map((s) => s.messageId), [first[1]!.id], 'only result:det');
-    assert.deepEqual((third[0]!.json as TensorMessage).expectedParts, ['artifact', 'result:cls', 'result:det'], 'expectedParts still name every part');
-    await h.edge.deliver('files', { ...msg, attempt: 3, doneParts: ['result:cls', 'result:det'] });
+    assert.deepEqual((third[0]!.json as TensorMessage).expectedParts, ['artifact', 'result:cls', 'result:det', 'chain:ocr'], 'expectedParts still name every part');
+    await h.edge.deliver('files', { ...msg, attempt: 3, doneParts: ['result:cls', 'result:det', 'chain:ocr'] });
     assert.deepEqual(h.edge.sent.slice(7).map((s) => s.messageId), [first[2]!.id], 'only the artifact');
     await h.stop();
   });
