@@ -1,5 +1,5 @@
 /**
- * The label switch, end to end: the whole suite runs (local edge hub, Azurite, the four modules as
+ * The label switch, end to end: the whole suite runs (local edge hub, Azurite, the modules as
  * processes) while images flow in; a model with other labels is published to a real registry with
  * `edgeml model push`, the inferencer's twin is patched with its digest through `edgeml twin set`,
  * and the results switch to the new labels — every file completed, none dead-lettered or failed.
@@ -53,8 +53,9 @@ describe('e2e: a model with other labels comes from the registry while files flo
 
     // Files keep arriving while the twin changes.
     const during = drop('during');
-    // The manifest leaves `models` to the module's default map, which a patch replaces as a whole: name both profiles.
-    const models = { cls: { name: 'colour-cls', version: '1', artifact: reference }, det: { name: 'paddleocr-det', version: '1' } };
+    // The manifest leaves `models` to the module's default map, which a patch replaces as a whole: name every
+    // profile (the OCR chain's reader included).
+    const models = { cls: { name: 'colour-cls', version: '1', artifact: reference }, det: { name: 'paddleocr-det', version: '1' }, rec: { name: 'paddleocr-rec', version: '1' } };
     const patched = await runEdgeml(['--workdir', suite.workDir, 'twin', 'set', 'inferencer', `models=${JSON.stringify(models)}`]);
     assert.equal(patched.code, 0, patched.stderr);
     await during;
