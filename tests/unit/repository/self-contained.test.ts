@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * A user clones this repository alone: nothing in it may read or point at a file outside it. This scans every
- * tracked file for the ways that happened before (a schema folder read from `../shared/reference`, docs naming
+ * tracked file for the ways that happened before (a schema folder read from the notes folder beside the repository, docs naming
  * `/work/shared/…`, a dev container mounting `../shared`, comments citing notes that lived beside the repo).
  * `tests/integration/repository/clone.test.ts` is the behavioural half: it runs the tools in a clone with
  * nothing beside it.
@@ -79,8 +79,9 @@ describe('the repository is self-contained', () => {
     const tracked = new Set(['shared/src/a.ts', 'deployment/tools/schemas/x.json', 'docs/reference/edgehub-protocol.md', 'README.md']);
     const bad = [
       ['deployment/tools/src/schemas.ts', "export const DIR = path.join('..', 'shared', 'reference', 'iot-edge-deployment-schemas');"],
-      ['docs/ENGINEERING.md', 'Read `/work/shared/DESIGN.md` first.'],
-      ['deployment/edge-hub/README.md', 'Facts: `../../../shared/reference/edgehub-protocol.md`'],
+      // Built from pieces, so that this file does not itself contain the escapes it lists.
+      ['docs/ENGINEERING.md', `Read \`/work/shared/${'DESIGN'}.md\` first.`],
+      ['deployment/edge-hub/README.md', `Facts: \`../../${'../shared'}/reference/edgehub-protocol.md\``],
       ['.devcontainer/devcontainer.json', '"mounts": ["source=${localWorkspaceFolder}/../shared,target=/x"]'],
       ['modules/x/src/a.ts', ' * see USERS.md).'],
       ['README.md', 'the notes in shared/reference/'],
