@@ -10,6 +10,7 @@ import { createIntake } from './intake.js';
 import { createImageHandler } from './items/image.js';
 import { createRawHandler } from './items/raw.js';
 import { createTableHandler } from './items/table.js';
+import { createDuckDbEngine } from './table/duckdb.js';
 import type { ItemDeps } from './items/types.js';
 import { createTransformerMetrics } from './metrics.js';
 import { Outputs } from './outputs.js';
@@ -60,9 +61,11 @@ export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts =
   const itemDeps: ItemDeps = { paths, outputs, metrics, logger, now, signal: work.signal };
   // Threads start on the first image; the twin's image.tensorWorkers sizes the pool.
   const tensors = parts.tensors ?? new TensorWorkerPool({ threads: 1 });
+  // DuckDB (CSV → Parquet) starts on the first table, with the twin's memory limit and threads.
+  const tableEngine = createDuckDbEngine(() => ({ memoryLimitBytes: cfg().table.engineMemoryLimitBytes, threads: cfg().table.engineThreads }));
   const dispatch = createDispatcher({
     paths,
-    handlers: { image: createImageHandler({ ...itemDeps, tensors }), table: createTableHandler(itemDeps), raw: createRawHandler(itemDeps) },
+    handlers: { image: createImageHandler({ ...itemDeps, tensors }), table: createTableHandler({ ...itemDeps, tableEngine }), raw: createRawHandler(itemDeps) },
     outputs,
     book,
     metrics,
@@ -119,6 +122,7 @@ export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts =
         // Whatever is still running is cancelled (table conversions check between batches).
         work.abort(new EdgeMLError('ABORTED', 'transformer stopping'));
         await tensors.close();
+        tableEngine.close();
         reporter.report();
       })();
       return stopping;

@@ -77,6 +77,14 @@ export interface TransformerConfig {
     readonly batchRows: number;
     readonly maxColumns: number;
     readonly maxRecordBytes: number;
+    /** The artifact written for a CSV: Parquet (through DuckDB) or Arrow IPC (the built-in parser). JSON lines are always Arrow. */
+    readonly format: 'parquet' | 'arrow';
+    readonly parquetCompression: 'zstd' | 'snappy';
+    /** Rows per Parquet row group. */
+    readonly rowGroupRows: number;
+    /** DuckDB's memory limit for one conversion engine (shared by concurrent conversions). */
+    readonly engineMemoryLimitBytes: number;
+    readonly engineThreads: number;
   };
   /** Inference chains by name (`chain:<name>` is the part each adds to an image). */
   readonly chains: Readonly<Record<string, ChainConfig>>;
@@ -135,6 +143,13 @@ export const TRANSFORMER_DEFAULTS = {
     batchRows: 16_384,
     maxColumns: 4096,
     maxRecordBytes: 1024 * 1024,
+    format: 'parquet',
+    parquetCompression: 'zstd',
+    // DuckDB's default row group (122 880 rows): large enough for column statistics and scans to pay,
+    // small enough to hold in memory while writing a wide table.
+    rowGroupRows: 122_880,
+    engineMemoryLimitBytes: 512 * 1024 * 1024,
+    engineThreads: 2,
   },
 } as const;
 
@@ -262,6 +277,11 @@ export const TRANSFORMER_CONFIG_SCHEMA = {
         batchRows: { type: 'integer', minimum: 1, maximum: 1_048_576, default: T.table.batchRows },
         maxColumns: { type: 'integer', minimum: 1, maximum: 65_536, default: T.table.maxColumns },
         maxRecordBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: T.table.maxRecordBytes },
+        format: { enum: ['parquet', 'arrow'], default: T.table.format },
+        parquetCompression: { enum: ['zstd', 'snappy'], default: T.table.parquetCompression },
+        rowGroupRows: { type: 'integer', minimum: 1024, maximum: 8_388_608, default: T.table.rowGroupRows },
+        engineMemoryLimitBytes: { type: 'integer', minimum: 64 * 1024 * 1024, maximum: 2 ** 40, default: T.table.engineMemoryLimitBytes },
+        engineThreads: { type: 'integer', minimum: 1, maximum: 64, default: T.table.engineThreads },
       },
     },
     chains: {

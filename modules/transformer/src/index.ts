@@ -28,6 +28,9 @@ export { configureSharp, probeImage, decodeImage, resizeRaster, encodeRaster, en
 export { classifyText, classifyJson, fitsType, widen, parseTimestampText, parseFloatText, parseBoolText, isInt64Text } from './table/values.js';
 export { detectDelimiter, detectHeader, columnNames, delimiterCounts, DELIMITER_CANDIDATES, type Delimiter } from './table/sniff.js';
 export { CsvSplitter } from './table/csv.js';
+export { convertCsvToParquet, type ParquetTableResult, type ParquetInput } from './table/parquet.js';
+export { createDuckDbEngine, type DuckDbEngine, type DuckDbSession, type DuckDbSettings } from './table/duckdb.js';
+export { checkFirstRecord, scanText } from './table/scan.js';
 export { ColumnBuilder, ArrowFileSink, arrowSchema, arrowType, makeRecordBatch } from './table/arrow.js';
 export {
   convertTable,

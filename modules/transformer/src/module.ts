@@ -6,6 +6,7 @@ import { PADDLE_CLS_SPEC } from '@edgeml/shared';
 import { planResize } from './image/geometry.js';
 import { encodeRgb, probeImage } from './image/sharp.js';
 import { TensorWorkerPool, createInlineTensorEncoder } from './image/tensor-pool.js';
+import { createDuckDbEngine } from './table/duckdb.js';
 
 /** The transformer as the shared runtime runs it (`runModule(transformerModule, …)`). */
 export const transformerModule: ModuleDefinition<TransformerConfig> = {
@@ -18,7 +19,7 @@ export const transformerModule: ModuleDefinition<TransformerConfig> = {
 /**
  * `--self-check` beyond config defaults: sharp's native addon decodes and encodes an image, a tensor
  * worker thread starts (its entry file ships beside this one) and builds the same tensor file as the
- * main thread, and apache-arrow round-trips a table. Returns the problems (empty when fine).
+ * main thread, apache-arrow round-trips a table, and DuckDB's native addon loads and answers a query. Returns the problems (empty when fine).
  */
 export async function transformerSelfCheck(): Promise<string[]> {
   const problems: string[] = [];
@@ -47,6 +48,20 @@ export async function transformerSelfCheck(): Promise<string[]> {
     }
   } catch (err: unknown) {
     problems.push(`apache-arrow: ${(err as Error).message}`);
+  }
+  const engine = createDuckDbEngine(() => ({ memoryLimitBytes: 64 * 1024 * 1024, threads: 1 }));
+  try {
+    const session = await engine.session();
+    try {
+      const [row] = await session.all('SELECT 40 + 2 AS answer');
+      if (Number(row?.['answer']) !== 42) problems.push('duckdb: SELECT 40 + 2 did not answer 42');
+    } finally {
+      session.close();
+    }
+  } catch (err: unknown) {
+    problems.push(`duckdb: ${(err as Error).message}`);
+  } finally {
+    engine.close();
   }
   return problems;
 }

@@ -162,8 +162,8 @@ describe('transformer/tables (CSV and JSON lines → Arrow IPC, read back with a
     await h.stop();
   });
 
-  it('through the app: one artifact message with the Arrow file, metadata and app properties', async () => {
-    const h = await startApp(root.paths);
+  it('through the app under table.format arrow: one artifact message with the Arrow file, metadata and app properties', async () => {
+    const h = await startApp(root.paths, { table: { format: 'arrow' } });
     const msg = await dropFile(root.paths, 'sales.csv', 'region;amount\nnorth;10\nsouth;20\n');
     await h.edge.deliver('files', msg);
     const [sent] = h.edge.sentTo('artifacts');

@@ -3,6 +3,9 @@ import { timeStage } from '../metrics.js';
 import { stagingFile } from '../source.js';
 import { artifactOutput } from './artifact.js';
 import { convertTable, type TableFormat, type TableResult } from '../table/convert.js';
+import type { DuckDbEngine } from '../table/duckdb.js';
+import { convertCsvToParquet, type ParquetTableResult } from '../table/parquet.js';
+import type { TransformerConfig } from '../config.js';
 import type { ItemDeps, ItemHandler } from './types.js';
 
 const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson', '.json']);
@@ -10,8 +13,10 @@ const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson', '.json']);
 const MAX_METADATA_BYTES = 12 * 1024;
 
 /** The artifact's metadata: counts, dialect and columns (summarised by type for wide tables). */
-export function tableMetadata(r: TableResult): Record<string, unknown> {
+export function tableMetadata(r: TableResult | ParquetTableResult): Record<string, unknown> {
+  const parquet = 'compression' in r ? { engine: 'duckdb', compression: r.compression, skippedRowsAtLeast: r.skippedRowsAtLeast, widened: r.widened } : { engine: 'edgeml' };
   const base: Record<string, unknown> = {
+    ...parquet,
     sourceFormat: r.format,
     rows: r.rows,
     batches: r.batches,
@@ -30,26 +35,49 @@ export function tableMetadata(r: TableResult): Record<string, unknown> {
   return { ...base, columnsByType: byType, columnsTruncated: true };
 }
 
-/** Tables (CSV, JSON lines) → one Arrow IPC artifact (src/table/). */
-export function createTableHandler(deps: ItemDeps): ItemHandler {
-  const { paths, metrics, outputs } = deps;
+interface Converted {
+  readonly result: TableResult | ParquetTableResult;
+  readonly format: 'parquet' | 'arrow';
+  readonly contentType: string;
+  readonly outputBytes: number;
+  readonly path: { abs: string; rel: string };
+  readonly settingsHash: string;
+}
+
+/** CSV → Parquet through DuckDB (table.format 'parquet'); JSON lines, and CSV under 'arrow', → Arrow IPC. */
+async function convert(deps: ItemDeps & { tableEngine: DuckDbEngine }, msg: Parameters<ItemHandler>[0], file: string, c: TransformerConfig): Promise<Converted> {
+  const { metrics, paths } = deps;
+  const sourceFormat: TableFormat = JSONL_EXTENSIONS.has(msg.source.extension) ? 'jsonl' : 'csv';
+  const t = c.table;
+  if (sourceFormat === 'csv' && t.format === 'parquet') {
+    const settings = { format: 'parquet', delimiter: t.delimiter, header: t.header, raggedRows: t.raggedRows, nullValues: t.nullValues, columnTypes: t.columnTypes, compression: t.parquetCompression, rowGroupRows: t.rowGroupRows };
+    const settingsHash = configHash(settings);
+    const target = stagingFile(paths, msg.id, `table-${settingsHash}.parquet`);
+    const result = await convertCsvToParquet({ sourcePath: file, targetPath: target.abs, expectedSha256: msg.id, options: t, engine: deps.tableEngine, signal: deps.signal });
+    metrics.stageSeconds.observe({ stage: 'table_convert' }, result.convertMs / 1000);
+    return { result, format: 'parquet', contentType: 'application/vnd.apache.parquet', outputBytes: result.outputBytes, path: target, settingsHash };
+  }
+  const settings = { format: sourceFormat, delimiter: t.delimiter, header: t.header, raggedRows: t.raggedRows, nullValues: t.nullValues, columnTypes: t.columnTypes, batchRows: t.batchRows };
+  const settingsHash = configHash(settings);
+  const target = stagingFile(paths, msg.id, `table-${settingsHash}.arrow`);
+  const result = await convertTable({ sourcePath: file, targetPath: target.abs, format: sourceFormat, expectedSha256: msg.id, options: t, signal: deps.signal });
+  metrics.stageSeconds.observe({ stage: 'table_infer' }, result.inferMs / 1000);
+  metrics.stageSeconds.observe({ stage: 'table_convert' }, result.convertMs / 1000);
+  return { result, format: 'arrow', contentType: 'application/vnd.apache.arrow.file', outputBytes: result.arrowBytes, path: target, settingsHash };
+}
+
+/** Tables (CSV, JSON lines) → one artifact: Parquet (src/table/parquet.ts) or Arrow IPC (src/table/convert.ts). */
+export function createTableHandler(deps: ItemDeps & { tableEngine: DuckDbEngine }): ItemHandler {
+  const { metrics, outputs } = deps;
   return async (msg, file, sizeBytes, c) => {
     if (sizeBytes > c.table.maxFileSizeBytes) throw new EdgeMLError('FILE_TOO_LARGE', `file is ${sizeBytes} bytes; the limit (table.maxFileSizeBytes) is ${c.table.maxFileSizeBytes}`);
-    const format: TableFormat = JSONL_EXTENSIONS.has(msg.source.extension) ? 'jsonl' : 'csv';
-    const t = c.table;
-    const settings = { format, delimiter: t.delimiter, header: t.header, raggedRows: t.raggedRows, nullValues: t.nullValues, columnTypes: t.columnTypes, batchRows: t.batchRows };
-    const settingsHash = configHash(settings);
-    const target = stagingFile(paths, msg.id, `table-${settingsHash}.arrow`);
-    const result = await convertTable({ sourcePath: file, targetPath: target.abs, format, expectedSha256: msg.id, options: t, signal: deps.signal });
-    metrics.stageSeconds.observe({ stage: 'table_infer' }, result.inferMs / 1000);
-    metrics.stageSeconds.observe({ stage: 'table_convert' }, result.convertMs / 1000);
-    metrics.outputBytes.inc({ output: 'artifact' }, result.arrowBytes);
+    const { result, format, contentType, outputBytes, path: target, settingsHash } = await convert(deps, msg, file, c);
+    metrics.outputBytes.inc({ output: 'artifact' }, outputBytes);
     const digest = await timeStage(metrics, 'hash', () => sha256File(target.abs));
-    const contentType = 'application/vnd.apache.arrow.file';
     const output = artifactOutput(msg, {
       settingsKey: settingsHash,
       expectedParts: ['artifact'],
-      artifact: { path: target.rel, sha256: digest.sha256, sizeBytes: digest.sizeBytes, kind: 'table', format: 'arrow', contentType, metadata: tableMetadata(result) },
+      artifact: { path: target.rel, sha256: digest.sha256, sizeBytes: digest.sizeBytes, kind: 'table', format, contentType, metadata: tableMetadata(result) },
       createdAt: deps.now().toISOString(),
       extraProperties: { rows: String(result.rows), skippedRows: String(result.skippedRows) },
     });
