@@ -4,7 +4,8 @@
  * `Edge.Hub.Core/routing/EndpointFactory.cs`.
  */
 
-import { ConditionParser, ConditionSyntaxError, compileConditionNode } from './condition.js';
+import { compileConditionNode } from './condition-compiler.js';
+import { ConditionParser, ConditionSyntaxError } from './condition-parser.js';
 import { ROUTE_DEFAULTS } from './defaults.js';
 import { createEvalContext, type EvalContext } from './eval-context.js';
 import { RouteCompileError, type RouteProblem } from './errors.js';
