@@ -3,6 +3,8 @@ import { EdgeMLError, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import { Acknowledger } from './acks.js';
 import { UPLOADER_DEFAULTS, type UploaderConfig } from './config.js';
 import { createLogOnce, MODULE_NAME, Settings, type PartAck, type ItemPayload, type UploaderContext } from './context.js';
+import { DatasetWriter } from './datasets.js';
+import { HardExampleQuota } from './hard-examples.js';
 import { Intake } from './intake.js';
 import { LeaseRenewer } from './leases.js';
 import { UploaderMetrics } from './metrics.js';
@@ -42,6 +44,8 @@ export type UploaderApp = ModuleApp<UploaderConfig> & {
  *   queue-policy.ts  what a full quota means, when result lines become a batch
  *   sink-state.ts    the sink and whether it takes writes
  *   upload-loop.ts   picks, uploads, settles; quarantine.ts parks what is at fault
+ *   datasets.ts      a results batch's AutoML image dataset lines and to-label hard examples
+ *                    (dataset-lines.ts the line format, hard-examples.ts the flag and hourly quota)
  *   acks.ts, outbox.ts  every completion, durably, in order
  *   status.ts, metrics.ts, methods.ts  what the uploader says and the verbs it answers
  */
@@ -85,10 +89,20 @@ export function createUploaderApp(deps: ModuleDeps, options: UploaderAppOptions 
     },
   });
   const quarantine = new Quarantine(ctx, acks, metrics);
-  const uploads = new UploadLoop({ ctx, sink, policy, acks, metrics, quarantine });
+  const hardQuota = new HardExampleQuota(nowMs);
+  const datasets = new DatasetWriter(ctx, hardQuota, () => sink.sink?.target);
+  const uploads = new UploadLoop({ ctx, sink, policy, acks, metrics, quarantine, datasets });
   const leases = new LeaseRenewer(ctx, acks, metrics);
-  const intake = new Intake({ ctx, acks, policy, leases, queued: () => uploads.wake() });
-  const status = new UploaderStatus({ ctx, metrics, sink, policy, inflight: () => uploads.inflight, leaseMs: () => leases.leaseMs });
+  const intake = new Intake({ ctx, acks, policy, leases, queued: () => uploads.wake(), hardQuota });
+  const status = new UploaderStatus({
+    ctx,
+    metrics,
+    sink,
+    policy,
+    inflight: () => uploads.inflight,
+    leaseMs: () => leases.leaseMs,
+    datasets: () => ({ ...datasets.counts, hardExamples: hardQuota.snapshot(settings.current().datasets.hardExamples.maxPerHour) }),
+  });
   report = () => void status.report();
 
   const timers: NodeJS.Timeout[] = [];

@@ -56,6 +56,13 @@ export interface UploaderConfig {
   readonly leaseMs: number;
   /** Cap on lease renewals per second; a backlog too large for it gets longer leases instead. */
   readonly leaseRenewMaxPerSecond: number;
+  /** Labelled image datasets and hard examples (datasets.ts, hard-examples.ts). */
+  readonly datasets: {
+    readonly enabled: boolean;
+    /** Prefix of every `image_url`; empty: the sink's own URL of the container (or directory). */
+    readonly imageUrlPrefix: string;
+    readonly hardExamples: { readonly enabled: boolean; readonly minConfidence: number; readonly maxPerHour: number };
+  };
 }
 
 const MiB = 1024 * 1024;
@@ -95,6 +102,7 @@ export const UPLOADER_DEFAULTS = {
   credentialsRefreshIntervalMs: 30_000,
   leaseMs: 3_600_000,
   leaseRenewMaxPerSecond: 10,
+  datasets: { enabled: true, imageUrlPrefix: '', hardExamples: { enabled: true, minConfidence: 0.5, maxPerHour: 100 } },
 } as const;
 
 const int = (minimum: number, maximum: number, dflt: number, description: string) =>
@@ -210,6 +218,38 @@ export const UPLOADER_CONFIG_SCHEMA = {
     credentialsRefreshIntervalMs: int(1_000, 3_600_000, UPLOADER_DEFAULTS.credentialsRefreshIntervalMs, 'How often a credentials file (EDGEML_STORAGE_*_FILE) is read again; a new secret takes effect without a restart.'),
     leaseMs: int(1_000, 86_400_000, UPLOADER_DEFAULTS.leaseMs, 'Shortest lease of a queued part announced to the watcher with `held`; renewed when half of it has passed, for as long as the part is queued.'),
     leaseRenewMaxPerSecond: int(1, 10_000, UPLOADER_DEFAULTS.leaseRenewMaxPerSecond, 'Most lease renewals per second; a backlog that would need more gets longer leases (2 x parts / this, up to 24 h).'),
+    datasets: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Labelled image datasets (AutoML JSON lines beside each results batch) and the to-label dataset of hard examples.',
+      properties: {
+        enabled: { type: 'boolean', default: UPLOADER_DEFAULTS.datasets.enabled, description: 'Write the image dataset lines (and hard examples) with each results batch.' },
+        imageUrlPrefix: {
+          type: 'string',
+          maxLength: 1024,
+          pattern: '^$|^(https://|azureml://)[^?#]*/$',
+          default: UPLOADER_DEFAULTS.datasets.imageUrlPrefix,
+          description: 'Prefix of image_url (ends with /), e.g. azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/; empty: the sink URL of the container.',
+        },
+        hardExamples: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: UPLOADER_DEFAULTS.datasets.hardExamples.enabled, description: 'Flag hard examples into the to-label dataset.' },
+            minConfidence: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              default: UPLOADER_DEFAULTS.datasets.hardExamples.minConfidence,
+              description: 'Below this score (classification: the top score; detection: the lowest box score) a result is a hard example.',
+            },
+            maxPerHour: int(0, 1_000_000, UPLOADER_DEFAULTS.datasets.hardExamples.maxPerHour, 'Hard examples sent per rolling hour; more are counted, not sent.'),
+          },
+        },
+      },
+    },
   },
 } as const;
 

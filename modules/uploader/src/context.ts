@@ -1,4 +1,4 @@
-import { createRepeatLimiter, EdgeMLError, type DataPaths, type EdgeClient, type Logger } from '@edgeml/shared';
+import { createRepeatLimiter, EdgeMLError, type DataPaths, type EdgeClient, type HardExampleReason, type Logger } from '@edgeml/shared';
 import type { UploaderConfig } from './config.js';
 import type { DurableQueue, QueueItem, ResultRow } from './queue.js';
 
@@ -16,6 +16,8 @@ export interface PartAck {
   readonly part: string;
   readonly expectedParts: readonly string[];
   readonly modelVersion?: string;
+  /** A result line flagged as a hard example at intake (and within the hourly quota): why. */
+  readonly hardExample?: readonly HardExampleReason[];
 }
 
 export type ItemPayload =

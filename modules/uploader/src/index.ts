@@ -49,6 +49,23 @@ export { Quarantine } from './quarantine.js';
 export { QueuePolicy } from './queue-policy.js';
 export { SinkState, type PauseCause } from './sink-state.js';
 export { UploadLoop } from './upload-loop.js';
+export { DatasetWriter, type DatasetBatch } from './datasets.js';
+export { HardExampleQuota, hardExampleReasons } from './hard-examples.js';
+export {
+  automlLine,
+  confidenceOf,
+  datasetBlobName,
+  imageUrl,
+  predictionOf,
+  DATASET_FOLDERS,
+  DATASET_PARTITION_FORMAT,
+  IMAGE_DATASET_FOLDER,
+  TO_LABEL_DATASET_FOLDER,
+  type AutomlBox,
+  type AutomlLine,
+  type ImageRef,
+  type Prediction,
+} from './dataset-lines.js';
 
 /** The uploader as the shared runtime runs it (`runModule(uploaderModule, …)` in main.ts). */
 export const uploaderModule: ModuleDefinition<UploaderConfig> = {

@@ -11,10 +11,13 @@ import {
   SCHEMAS,
   type ArtifactMessage,
   type ChainResultMessage,
+  type HardExampleReason,
   type IncomingMessage,
   type InferenceResultMessage,
 } from '@edgeml/shared';
 import type { Acknowledger } from './acks.js';
+import type { ImageRef } from './dataset-lines.js';
+import { hardExampleReasons, type HardExampleQuota } from './hard-examples.js';
 import { classOfArtifact, type QueueClass } from './config.js';
 import type { ItemPayload, PartAck, UploaderContext } from './context.js';
 import type { LeaseRenewer } from './leases.js';
@@ -66,11 +69,13 @@ export class Intake {
   readonly #policy: QueuePolicy;
   readonly #leases: LeaseRenewer;
   readonly #queued: () => void;
+  readonly #hardQuota: HardExampleQuota;
   #open = true;
 
   /** `queued`: a part entered the queue (the upload loop wakes up). */
-  constructor(options: { ctx: UploaderContext; acks: Acknowledger; policy: QueuePolicy; leases: LeaseRenewer; queued: () => void }) {
+  constructor(options: { ctx: UploaderContext; acks: Acknowledger; policy: QueuePolicy; leases: LeaseRenewer; queued: () => void; hardQuota: HardExampleQuota }) {
     this.#ctx = options.ctx;
+    this.#hardQuota = options.hardQuota;
     this.#acks = options.acks;
     this.#policy = options.policy;
     this.#leases = options.leases;
@@ -144,6 +149,7 @@ export class Intake {
     // deleted) a moment ago must be acknowledged again, not failed for a missing file; a copy of
     // one still queued is held again (the watcher re-offered it: its lease ran out or was lost).
     const done = queue.lookupDone(key);
+    if (m.artifact.kind === 'image') this.#rememberImage(m, name);
     if (done !== undefined && done.contentSha256 === m.artifact.sha256) {
       this.#acks.reacknowledge(ack, done);
       const stale = await this.#resolve(m).catch(() => undefined);
@@ -189,6 +195,27 @@ export class Intake {
     await this.#settle(cls, queue.enqueue({ key, cls, sizeBytes: m.artifact.sizeBytes, payload, held: this.#leases.held(ack) }), ack);
   }
 
+  /** An image artifact's blob and size, for the dataset lines of its source's results (datasets.ts). */
+  #rememberImage(m: ArtifactMessage, blob: string): void {
+    const meta = m.artifact.metadata;
+    const num = (k: string): Record<string, number> => (typeof meta[k] === 'number' && Number.isFinite(meta[k]) ? { [k]: meta[k] } : {});
+    const ref: ImageRef = { blob, format: m.artifact.format, ...num('width'), ...num('height'), ...num('sourceWidth'), ...num('sourceHeight') };
+    this.#ctx.queue.rememberImage(m.id, ref);
+  }
+
+  /** Why a result is a hard example (none when it is not, or hard examples are off). */
+  #hardReasons(m: InferenceResultMessage | ChainResultMessage): HardExampleReason[] {
+    const cfg = this.#ctx.settings().datasets;
+    return cfg.enabled && cfg.hardExamples.enabled ? hardExampleReasons(m, cfg.hardExamples.minConfidence) : [];
+  }
+
+  /** A flagged line entered the queue: counted against the hourly quota (or over it). Re-offers of a queued line count nothing. */
+  #recordHard(reasons: readonly HardExampleReason[], taken: boolean, outcome: EnqueueOutcome<ItemPayload, PartAck>): void {
+    if (reasons.length === 0 || outcome.status !== 'queued') return;
+    this.#hardQuota.record(taken);
+    if (!taken) this.#ctx.logOnce('hard-example-quota', 'warn', { maxPerHour: this.#ctx.settings().datasets.hardExamples.maxPerHour }, 'hard-example quota for the hour reached: more are counted, not sent');
+  }
+
   readonly onResult = async (msg: IncomingMessage): Promise<void> => {
     if (!this.#accepting()) return;
     let m: InferenceResultMessage | ChainResultMessage;
@@ -218,6 +245,12 @@ export class Intake {
     }
     const windowMs = this.#ctx.settings().results.batchWindowMs;
     const windowStartMs = windowMs > 0 ? Math.floor(detectedMs / windowMs) * windowMs : detectedMs;
-    await this.#settle('results', queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack, held: this.#leases.held(ack) }), ack);
+    // Flagged within the quota: the line's ack says why, and its batch puts it in the to-label dataset.
+    const reasons = this.#hardReasons(m);
+    const taken = reasons.length > 0 && this.#hardQuota.hasRoom(this.#ctx.settings().datasets.hardExamples.maxPerHour);
+    const stored: PartAck = taken ? { ...ack, hardExample: reasons } : ack;
+    const outcome = queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack: stored, held: this.#leases.held(ack) });
+    this.#recordHard(reasons, taken, outcome);
+    await this.#settle('results', outcome, ack);
   }
 }

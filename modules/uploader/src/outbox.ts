@@ -1,6 +1,15 @@
-import { backoffDelayMs, completionOutput, errorMessage, type CompletionMessage } from '@edgeml/shared';
+import { backoffDelayMs, completionOutput, errorMessage, SCHEMAS, type CompletionMessage, type HardExampleMessage, type OutgoingMessage } from '@edgeml/shared';
 import type { UploaderContext } from './context.js';
 import { Wakeable } from './wakeable.js';
+
+/** An outbox body as the output it goes to: a hard example on `hardExamples`, a completion on `completed`. */
+function outputOf(body: string): { output: 'completed' | 'hardExamples'; message: OutgoingMessage } {
+  const m = JSON.parse(body) as CompletionMessage | HardExampleMessage;
+  if (m.schema === SCHEMAS.hardExample) {
+    return { output: 'hardExamples', message: { body: m, messageId: m.messageId, properties: { schema: SCHEMAS.hardExample, reasons: m.reasons.join(','), part: m.part } } };
+  }
+  return { output: 'completed', message: completionOutput(m) };
+}
 
 /** Completions sent per pass before the outbox is read again. */
 const OUTBOX_BATCH = 100;
@@ -45,7 +54,8 @@ export class OutboxSender {
       const sent: number[] = [];
       for (const entry of batch) {
         try {
-          await edge.sendOutput('completed', completionOutput(JSON.parse(entry.body) as CompletionMessage));
+          const out = outputOf(entry.body);
+          await edge.sendOutput(out.output, out.message);
           sent.push(entry.seq);
           failuresInRow = 0;
         } catch (err: unknown) {

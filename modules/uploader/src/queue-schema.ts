@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS done (
   completed_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS done_age ON done (completed_at);
+CREATE TABLE IF NOT EXISTS images (
+  id TEXT PRIMARY KEY,
+  image TEXT NOT NULL,
+  seen_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_age ON images (seen_at);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   body TEXT NOT NULL,

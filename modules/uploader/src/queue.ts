@@ -539,7 +539,28 @@ export class DurableQueue<P, A> {
   }
 
   pruneDone(): number {
+    this.db.prepare(`DELETE FROM images WHERE seen_at < ?`).run(this.now() - this.doneRetentionMs);
     return this.db.prepare(`DELETE FROM done WHERE completed_at < ?`).run(this.now() - this.doneRetentionMs).changes;
+  }
+
+  /**
+   * Remembers the image artifact of a source (`id`): its blob name and size, so a result line of
+   * the same source can name it in a labelled dataset (datasets.ts). Kept as long as the done-ledger.
+   */
+  rememberImage<I>(id: string, image: I): void {
+    this.sync('NORMAL');
+    this.db.prepare(`INSERT OR REPLACE INTO images (id, image, seen_at) VALUES (?, ?, ?)`).run(id, JSON.stringify(image), this.now());
+  }
+
+  /** The images remembered for these source ids (absent ids are left out). */
+  imagesOf<I>(ids: readonly string[]): Map<string, I> {
+    const get = this.db.prepare(`SELECT image FROM images WHERE id = ?`);
+    const out = new Map<string, I>();
+    for (const id of new Set(ids)) {
+      const r = get.get(id) as { image: string } | undefined;
+      if (r !== undefined) out.set(id, JSON.parse(r.image) as I);
+    }
+    return out;
   }
 
   private addOutboxIn(bodies: readonly string[]): void {

@@ -16,10 +16,12 @@ export class UploaderStatus {
   readonly #policy: QueuePolicy;
   readonly #inflight: () => number;
   readonly #leaseMs: () => number;
+  readonly #datasets: () => Record<string, unknown>;
   #reporting = false;
   #started = false;
 
-  constructor(options: { ctx: UploaderContext; metrics: UploaderMetrics; sink: SinkState; policy: QueuePolicy; inflight: () => number; leaseMs: () => number }) {
+  constructor(options: { ctx: UploaderContext; metrics: UploaderMetrics; sink: SinkState; policy: QueuePolicy; inflight: () => number; leaseMs: () => number; datasets: () => Record<string, unknown> }) {
+    this.#datasets = options.datasets;
     this.#ctx = options.ctx;
     this.#metrics = options.metrics;
     this.#sink = options.sink;
@@ -63,6 +65,8 @@ export class UploaderStatus {
       // Parts announced `held` and still queued, and the lease they are renewed with.
       held: { parts: open ? queue.heldParts() : 0, leaseMs: this.#leaseMs() },
       bytesPerSecond: Math.round(this.#metrics.bytesPerSecond()),
+      // Labelled dataset lines written, and hard examples flagged, sent and over the hourly quota.
+      datasets: this.#datasets(),
       totals: { ...totals },
       // The counts shape every module's getStatus shares (read by the local runtime's view and summary).
       counts: { uploaded: totals.uploaded, alreadyPresent: totals.alreadyPresent, quarantined: totals.quarantined, deadLettered: totals.deadLettered },

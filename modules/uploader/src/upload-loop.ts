@@ -2,6 +2,7 @@ import { backoffDelayMs, EdgeMLError, errorMessage } from '@edgeml/shared';
 import type { Acknowledger } from './acks.js';
 import { classifyFailure, type Classified } from './classify.js';
 import { acksOf, type ResultLine, type UploadItem, type UploaderContext } from './context.js';
+import type { DatasetBatch, DatasetWriter } from './datasets.js';
 import type { UploaderMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
 import type { QueuePolicy } from './queue-policy.js';
@@ -25,6 +26,7 @@ export class UploadLoop {
   readonly #acks: Acknowledger;
   readonly #metrics: UploaderMetrics;
   readonly #quarantine: Quarantine;
+  readonly #datasets: DatasetWriter;
   readonly #inflight = new Map<number, { item: UploadItem; abort: AbortController; done: Promise<void> }>();
   readonly #wake = new Wakeable();
   /** Items refused for the credentials, with the sink generation at the refusal (see #refused). */
@@ -32,7 +34,8 @@ export class UploadLoop {
   #loop: Promise<void> | undefined;
   #stopping = false;
 
-  constructor(options: { ctx: UploaderContext; sink: SinkState; policy: QueuePolicy; acks: Acknowledger; metrics: UploaderMetrics; quarantine: Quarantine }) {
+  constructor(options: { ctx: UploaderContext; sink: SinkState; policy: QueuePolicy; acks: Acknowledger; metrics: UploaderMetrics; quarantine: Quarantine; datasets: DatasetWriter }) {
+    this.#datasets = options.datasets;
     this.#ctx = options.ctx;
     this.#sink = options.sink;
     this.#policy = options.policy;
@@ -104,7 +107,7 @@ export class UploadLoop {
     this.#inflight.set(item.seq, { item, abort, done });
   }
 
-  #request(item: UploadItem): { request: UploadRequest; rows: ResultLine[] } | undefined {
+  #request(item: UploadItem): { request: UploadRequest; rows: ResultLine[]; datasets?: DatasetBatch } | undefined {
     const p = item.payload;
     if (p.type === 'file') {
       return {
@@ -125,6 +128,7 @@ export class UploadLoop {
         metadata: blobMetadata(this.#ctx.deviceId, { kind: 'results', lines: String(rows.length), modelversion: versions.join(',').slice(0, 256) || undefined }),
       },
       rows,
+      datasets: this.#datasets.build(p.windowStartMs, rows),
     };
   }
 
@@ -148,12 +152,15 @@ export class UploadLoop {
         return;
       }
       rows = built.rows;
+      // A batch's dataset lines go first: the batch commits (with its hard-example messages) only once they are in.
+      for (const extra of built.datasets?.requests ?? []) await sink.upload(extra, signal);
       const result = await sink.upload(built.request, signal);
       const p = item.payload;
       const deleteFile = p.type === 'file' && p.owned && (this.#ctx.settings().deleteAfterUpload || this.#quarantine.holds(p.file));
       // The completion must be durable before the only local copy goes: after a power cut a
       // completion lost from the queue would bring the item back with its file already deleted.
-      this.#completed(item, result, rows, sink.kind, deleteFile);
+      this.#completed(item, result, rows, sink.kind, deleteFile, built.datasets?.hardExamples ?? []);
+      if (built.datasets !== undefined) this.#datasets.committed(built.datasets);
       this.#sink.succeeded();
       if (deleteFile) await removeStagingFile(this.#ctx, p.file);
     } catch (err: unknown) {
@@ -161,7 +168,8 @@ export class UploadLoop {
     }
   }
 
-  #completed(item: UploadItem, result: UploadResult, rows: readonly ResultLine[], sinkKind: 'blob' | 'directory', durable: boolean): void {
+  /** `also`: other outbox bodies committed with the completions (a batch's hard-example messages). */
+  #completed(item: UploadItem, result: UploadResult, rows: readonly ResultLine[], sinkKind: 'blob' | 'directory', durable: boolean, also: readonly string[]): void {
     const p = item.payload;
     const blob = { sink: sinkKind, name: result.name, md5: result.md5 };
     const keys = p.type === 'file' ? [item.key] : rows.map((r) => `r:${r.messageId}`);
@@ -171,7 +179,7 @@ export class UploadLoop {
       md5: result.md5,
       sink: sinkKind,
       contentSha256: p.type === 'file' ? p.sha256 : null,
-      outbox: acksOf(p, rows).map((a) => this.#acks.body(a, 'uploaded', { blob })),
+      outbox: [...acksOf(p, rows).map((a) => this.#acks.body(a, 'uploaded', { blob })), ...also],
     }, { durable });
     this.#acks.committed();
     this.#metrics.uploaded(item.cls, result);

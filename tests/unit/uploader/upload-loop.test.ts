@@ -11,7 +11,9 @@ import { createMemoryEdgeClient, dataPaths, Registry, type DataPaths } from '@ed
 import {
   Acknowledger,
   createLogOnce,
+  DatasetWriter,
   DurableQueue,
+  HardExampleQuota,
   md5Base64,
   Quarantine,
   QueuePolicy,
@@ -72,7 +74,7 @@ describe('uploader upload loop', function () {
     const acks = new Acknowledger(ctx, metrics, () => undefined);
     const sink = new SinkState({ ctx, env: {}, limiter: new RateLimiter(0), factory: () => okSink, onChange: () => undefined });
     await sink.configure(settings.current());
-    const loop = new UploadLoop({ ctx, sink, policy: new QueuePolicy(ctx, acks, metrics, () => undefined), acks, metrics, quarantine: new Quarantine(ctx, acks, metrics) });
+    const loop = new UploadLoop({ ctx, sink, policy: new QueuePolicy(ctx, acks, metrics, () => undefined), acks, metrics, quarantine: new Quarantine(ctx, acks, metrics), datasets: new DatasetWriter(ctx, new HardExampleQuota(Date.now), () => okSink.target) });
 
     const file = path.join(paths.staging, 'x', 'a.png');
     await mkdir(path.dirname(file), { recursive: true });
