@@ -290,7 +290,7 @@ export async function imageBench(root: string, o: ImageBenchOptions): Promise<vo
       const t = sent.find((s) => s.source.path === `inbox/${f.name}` && s.preprocessing.profile === p.name)!;
       const mine = shared.decodeNpy(await readFile(path.join(root, t.tensor.path))).data as Float32Array;
       const plain = shared.decodeNpy(await readFile(path.join(perOutputDir, `${f.name}-${p.name}.npy`))).data as Float32Array;
-      const d = levels(mine, plain, t.preprocessing.spec);
+      const d = levels(mine, plain, t.preprocessing.spec as shared.PreprocessingSpec);
       mean += d.mean / files.length;
       max = Math.max(max, d.max);
     }

@@ -17,6 +17,7 @@ export {
   type TensorLayout,
   type PreprocessingInfo,
   type PreprocessingSpec,
+  type TablePreprocessingSpec,
   type ImageGeometry,
   type TensorMessage,
   type ArtifactKind,
@@ -50,7 +51,7 @@ export {
 } from './contracts/schemas.js';
 export { MAX_MESSAGE_BYTES, parseMessage, assertValidMessage, parseShareFileEvent, decodeJsonBody, formatSchemaErrors } from './contracts/validate.js';
 export { encodeNpy, encodeNpyHeader, decodeNpy, parseNpyHeader, NPY_MAX_HEADER_BYTES, type NpyArray, type NpyHeader } from './contracts/npy.js';
-export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC, PADDLE_REC_SPEC } from './contracts/profiles.js';
+export { PADDLE_CLS_SPEC, PADDLE_DET_SPEC, PADDLE_REC_SPEC, TELEMETRY_ANOMALY_SPEC } from './contracts/profiles.js';
 export {
   CHAIN_NAME_PATTERN,
   CHAIN_STEPS,

@@ -4,7 +4,7 @@ export { freePort, isPortFree, defaultHubPort } from './ports.js';
 export { parseManifest, loadManifest, resolvePlaceholders, mapContainerPath, type RuntimeManifest, type RuntimeModule, type RestartPolicy } from './manifest.js';
 export { parseEnv, readEnvFile } from './env-file.js';
 export { ModuleProcess, shouldRestart, type ModuleProcessState, type SupervisedSpec } from './supervisor.js';
-export { generateSamples, renderTextImage, sampleText, telemetryCsv, type SampleSet } from './samples.js';
+export { generateSamples, isPlantedAnomaly, renderTextImage, sampleText, telemetryCsv, type SampleSet } from './samples.js';
 export { isIdle, watcherCounts, moduleCounts, type WatcherCounts } from './status.js';
 export { parseStartArgs, START_USAGE, type StartArgs } from './args.js';
 export { buildPatch, parseValue } from './cli/patch.js';

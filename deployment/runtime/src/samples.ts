@@ -44,14 +44,27 @@ export async function renderTextImage(text: string, options: { width?: number; h
   return options.format === 'jpeg' ? img.jpeg({ quality: 92 }).toBuffer() : img.png().toBuffer();
 }
 
-/** A telemetry CSV: timestamps, ids, floats, booleans and a few missing values. */
+/**
+ * The planted anomalies of {@link telemetryCsv}: every row whose index is 37 modulo 100 (rows 37,
+ * 137, 237, … counted from 0 after the header) reads 24 °C hotter than its neighbours at 93 %
+ * humidity, as a failing cooler would. Deterministic, so a test knows where they are.
+ */
+export function isPlantedAnomaly(row: number): boolean {
+  return row % 100 === 37;
+}
+
+/**
+ * A telemetry CSV: timestamps, ids, floats, booleans and a few missing values; temperature follows a
+ * slow sine around 20 °C, humidity a cosine around 45 %, with planted anomalies ({@link isPlantedAnomaly}).
+ */
 export function telemetryCsv(rows: number): string {
   const lines = ['timestamp,device,temperature_c,humidity_pct,door_open,note'];
   const t0 = Date.UTC(2026, 10, 24, 8, 0, 0);
   for (let i = 0; i < rows; i++) {
     const ts = new Date(t0 + i * 60_000).toISOString();
-    const temp = (20 + 5 * Math.sin(i / 10)).toFixed(2);
-    const hum = i % 17 === 0 ? '' : (45 + 10 * Math.cos(i / 7)).toFixed(1);
+    const anomaly = isPlantedAnomaly(i);
+    const temp = (20 + 5 * Math.sin(i / 10) + (anomaly ? 24 : 0)).toFixed(2);
+    const hum = i % 17 === 0 ? '' : anomaly ? '93.0' : (45 + 10 * Math.cos(i / 7)).toFixed(1);
     const door = i % 11 === 0 ? 'true' : 'false';
     const note = i % 23 === 0 ? '"check seal, door 2"' : '';
     lines.push(`${ts},sensor-${(i % 4) + 1},${temp},${hum},${door},${note}`);

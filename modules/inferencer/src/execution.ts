@@ -56,7 +56,7 @@ function runOn(model: LoadedModel, items: readonly QueuedTensor[], indexes: read
     itemShape: first.itemShape,
     items: indexes.map((i) => {
       const t = items[i]!;
-      return { file: t.file, tensor: t.message.tensor, verifySha256: t.verifySha256, geometry: t.message.preprocessing.geometry as ImageGeometry | undefined };
+      return { file: t.file, tensor: t.message.tensor, verifySha256: t.verifySha256, geometry: t.message.preprocessing.geometry as ImageGeometry | undefined, firstRow: t.message.preprocessing.rows?.first };
     }),
     postprocessor: model.manifest.postprocessor,
     labels: model.manifest.labels ?? [],

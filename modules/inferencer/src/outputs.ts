@@ -80,7 +80,8 @@ export class Outputs {
       schema: SCHEMAS.result,
       id: msg.id,
       // A chain's crops share the source id and profile: the run, step and crop tell their results apart.
-      messageId: deterministicMessageId(msg.id, profile, model.name, model.version, ...(link === undefined ? [] : [link.name, link.run, link.step, link.index])),
+      // A table's windows share the source id and profile: their parts (`result:<profile>.w<n>`) tell them apart.
+      messageId: deterministicMessageId(msg.id, profile, model.name, model.version, ...(link === undefined ? [] : [link.name, link.run, link.step, link.index]), ...(msg.part === `result:${profile}` ? [] : [msg.part])),
       source: msg.source,
       part: msg.part,
       expectedParts: msg.expectedParts,

@@ -1,4 +1,5 @@
 import { CHAIN_NAME_PATTERN, MAX_CHAIN_CROPS, PADDLE_CLS_SPEC, PADDLE_DET_SPEC, PADDLE_REC_SPEC, type PreprocessingSpec } from '@edgeml/shared';
+import { DEFAULT_TABLE_PROFILES, tableProfileSchema, tableProfileProblems, type TableProfileConfig } from './table/profile-config.js';
 
 /**
  * Desired properties of the transformer (twin `properties.desired`), as a JSON Schema with every
@@ -85,6 +86,8 @@ export interface TransformerConfig {
     /** DuckDB's memory limit for one conversion engine (shared by concurrent conversions). */
     readonly engineMemoryLimitBytes: number;
     readonly engineThreads: number;
+    /** Table profiles: feature-matrix tensors for the inferencer (table/profile-config.ts). */
+    readonly profiles: Readonly<Record<string, TableProfileConfig>>;
   };
   /** Inference chains by name (`chain:<name>` is the part each adds to an image). */
   readonly chains: Readonly<Record<string, ChainConfig>>;
@@ -282,6 +285,14 @@ export const TRANSFORMER_CONFIG_SCHEMA = {
         rowGroupRows: { type: 'integer', minimum: 1024, maximum: 8_388_608, default: T.table.rowGroupRows },
         engineMemoryLimitBytes: { type: 'integer', minimum: 64 * 1024 * 1024, maximum: 2 ** 40, default: T.table.engineMemoryLimitBytes },
         engineThreads: { type: 'integer', minimum: 1, maximum: 64, default: T.table.engineThreads },
+        profiles: {
+          type: 'object',
+          default: {},
+          maxProperties: MAX_PROFILES,
+          propertyNames: { pattern: PROFILE_NAME },
+          properties: { anomaly: tableProfileSchema(DEFAULT_TABLE_PROFILES.anomaly) },
+          additionalProperties: tableProfileSchema(),
+        },
       },
     },
     chains: {
@@ -318,6 +329,10 @@ export function buildTransformerConfig(validated: Record<string, unknown>): { co
     if (p.widthStep !== undefined && p.resize !== 'padRight') problems.push(`/image/profiles/${name}/widthStep: only a padRight profile has a variable width`);
   }
   problems.push(...chainProblems(config));
+  for (const [name, p] of Object.entries(config.table.profiles)) {
+    problems.push(...tableProfileProblems(p).map((problem) => `/table/profiles/${name}${problem}`));
+    if (config.image.profiles[name] !== undefined) problems.push(`/table/profiles/${name}: an image profile has the same name (both would send part result:${name})`);
+  }
   return problems.length > 0 ? { problems } : { config };
 }
 

@@ -31,6 +31,10 @@ export { CsvSplitter } from './table/csv.js';
 export { convertCsvToParquet, type ParquetTableResult, type ParquetInput } from './table/parquet.js';
 export { createDuckDbEngine, type DuckDbEngine, type DuckDbSession, type DuckDbSettings } from './table/duckdb.js';
 export { checkFirstRecord, scanText } from './table/scan.js';
+export { writeFeatureMatrix, cellNumber, type FeatureMatrixOptions, type FeatureMatrixResult, type FeatureWindow } from './table/features.js';
+export { readRecords, headerDelimiter, type TableRecord } from './table/records.js';
+export { DEFAULT_TABLE_PROFILES, tableProfileSpec, type TableProfileConfig } from './table/profile-config.js';
+export { windowPart } from './items/table-tensors.js';
 export { ColumnBuilder, ArrowFileSink, arrowSchema, arrowType, makeRecordBatch } from './table/arrow.js';
 export {
   convertTable,

@@ -23,7 +23,7 @@ export function createTransformerMetrics(registry: Registry): TransformerMetrics
     outputBytes: new Counter({ name: 'edgeml_transformer_output_bytes_total', help: 'Bytes written to staging, by output.', labelNames: ['output'], registers }),
     stageSeconds: new Histogram({
       name: 'edgeml_transformer_stage_duration_seconds',
-      help: 'Time per stage (resolve, read, hash, probe, decode, resize, normalize, write, artifact, table_infer, table_convert, crop, turn, send).',
+      help: 'Time per stage (resolve, read, hash, probe, decode, resize, normalize, write, artifact, table_infer, table_convert, table_features, crop, turn, send).',
       labelNames: ['stage'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 600],
       registers,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PreprocessingSpec } from './messages.js';
+import type { PreprocessingSpec, TablePreprocessingSpec } from './messages.js';
 
 /** JSON with object keys sorted, so equal values always hash equally. */
 export function canonicalJson(value: unknown): string {
@@ -20,7 +20,7 @@ export function configHash(value: unknown): string {
  * The signature of a preprocessing spec: the transformer stamps it on each tensor and a model
  * manifest names the signature it expects, so a tensor prepared differently is refused.
  */
-export function preprocessingSignature(spec: PreprocessingSpec): string {
+export function preprocessingSignature(spec: PreprocessingSpec | TablePreprocessingSpec): string {
   return `pp1-${configHash(spec)}`;
 }
 

@@ -78,9 +78,12 @@ export interface PreprocessingInfo {
   /** Name of the transformer profile (e.g. `cls`, `det`). */
   readonly profile: string;
   readonly signature: string;
-  readonly spec: PreprocessingSpec;
+  /** An image profile's spec, or a table profile's ({@link TablePreprocessingSpec}, `kind: 'table'`). */
+  readonly spec: PreprocessingSpec | TablePreprocessingSpec;
   /** Geometry needed to map tensor coordinates back to source pixels. */
   readonly geometry?: ImageGeometry;
+  /** A table window: the table's data rows it holds (0-based `first`, `count` rows). */
+  readonly rows?: { readonly first: number; readonly count: number };
 }
 
 export interface PreprocessingSpec {
@@ -103,6 +106,22 @@ export interface PreprocessingSpec {
    * `width` wide. (PaddleOCR's recogniser takes any width.)
    */
   readonly widthStep?: number;
+}
+
+/**
+ * How a table's rows became a feature matrix (a table profile): the numeric `columns` in order, each
+ * value scaled as (value − mean[i]) / std[i]; a missing or unreadable value is `missing`: `mean` puts
+ * the column's mean in (0 after scaling), `zero` puts 0 before scaling. Booleans read as 1 / 0. The rows
+ * of a table are cut into windows of at most `windowRows` rows, one tensor `[1, rows, columns]` each.
+ */
+export interface TablePreprocessingSpec {
+  readonly kind: 'table';
+  readonly columns: readonly string[];
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  readonly missing: 'mean' | 'zero';
+  readonly windowRows: number;
+  readonly dtype: 'float32';
 }
 
 export interface ImageGeometry {

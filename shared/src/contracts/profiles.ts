@@ -1,4 +1,4 @@
-import type { PreprocessingSpec } from './messages.js';
+import type { PreprocessingSpec, TablePreprocessingSpec } from './messages.js';
 
 /**
  * The preprocessing the bundled PaddleOCR models expect (docs/ENGINEERING.md "Preprocessing
@@ -54,3 +54,19 @@ export const PADDLE_REC_SPEC = Object.freeze({
   std: [0.5, 0.5, 0.5],
   background: [127.5, 127.5, 127.5],
 } as const satisfies PreprocessingSpec);
+
+/**
+ * The telemetry feature matrix (table profile `anomaly`): the sample telemetry's two numeric columns,
+ * scaled by their typical level and spread (temperature 20 ± 3.5 °C, humidity 45 ± 7 %), a missing
+ * value filled with the column's mean, 64 rows per window. The bundled anomaly model and the training
+ * component read tensors of this profile; a table without both columns gets no tensor of it.
+ */
+export const TELEMETRY_ANOMALY_SPEC = Object.freeze({
+  kind: 'table',
+  columns: ['temperature_c', 'humidity_pct'],
+  mean: [20, 45],
+  std: [3.5, 7],
+  missing: 'mean',
+  windowRows: 64,
+  dtype: 'float32',
+} as const satisfies TablePreprocessingSpec);

@@ -50,7 +50,7 @@ export const FILE_MESSAGE_SCHEMA = {
   },
 } as const;
 
-const preprocessingSpec = {
+const imagePreprocessingSpec = {
   type: 'object',
   required: ['width', 'height', 'resize', 'colorOrder', 'layout', 'dtype', 'scale', 'mean', 'std', 'background'],
   properties: {
@@ -66,6 +66,30 @@ const preprocessingSpec = {
     background: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number', minimum: 0, maximum: 255 } },
     widthStep: { type: 'integer', minimum: 1, maximum: 16384 },
   },
+} as const;
+
+/** A table profile's spec (messages.ts TablePreprocessingSpec). */
+const tablePreprocessingSpec = {
+  type: 'object',
+  required: ['kind', 'columns', 'mean', 'std', 'missing', 'windowRows', 'dtype'],
+  properties: {
+    kind: { const: 'table' },
+    columns: { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    mean: { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'number' } },
+    std: { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'number', exclusiveMinimum: 0 } },
+    missing: { enum: ['mean', 'zero'] },
+    windowRows: { type: 'integer', minimum: 1, maximum: 1_048_576 },
+    dtype: { const: 'float32' },
+  },
+} as const;
+
+const preprocessingSpec = { anyOf: [imagePreprocessingSpec, tablePreprocessingSpec] } as const;
+
+/** A table window's rows (messages.ts PreprocessingInfo.rows). */
+const tableRows = {
+  type: 'object',
+  required: ['first', 'count'],
+  properties: { first: { type: 'integer', minimum: 0 }, count: { type: 'integer', minimum: 1 } },
 } as const;
 
 const modelRef = {
@@ -105,6 +129,7 @@ const preprocessingInfo = {
     signature: nonEmpty(128),
     spec: preprocessingSpec,
     geometry: { type: 'object' },
+    rows: tableRows,
   },
 } as const;
 
@@ -159,6 +184,7 @@ export const TENSOR_MESSAGE_SCHEMA = {
         signature: nonEmpty(128),
         spec: preprocessingSpec,
         geometry: { type: 'object' },
+        rows: tableRows,
       },
     },
     chain: chainLink,

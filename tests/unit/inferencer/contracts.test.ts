@@ -32,7 +32,7 @@ describe('inferencer config, manifests and tensor files', () => {
     const r = binder().validate({});
     assert.ok('config' in r);
     for (const [k, v] of Object.entries(INFERENCER_DEFAULTS)) assert.equal((r.config as unknown as Record<string, unknown>)[k], v, k);
-    assert.deepEqual(Object.keys(r.config.models), ['cls', 'det', 'rec']);
+    assert.deepEqual(Object.keys(r.config.models), ['cls', 'det', 'rec', 'anomaly']);
     assert.deepEqual(selfCheck(inferencerModule, logger), []);
     assert.ok(Object.isFrozen(r.config));
   });

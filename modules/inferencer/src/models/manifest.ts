@@ -4,7 +4,7 @@
  * (post-processor, labels), and how it batches best on each execution provider.
  */
 import { readFile } from 'node:fs/promises';
-import { EdgeMLError, errorMessage, type ModelProvenance, type PreprocessingSpec } from '@edgeml/shared';
+import { EdgeMLError, errorMessage, type ModelProvenance, type PreprocessingSpec, type TablePreprocessingSpec } from '@edgeml/shared';
 import { PROFILE_PATTERN } from '../config.js';
 import { postprocessorProblems } from '../postprocess/index.js';
 import type { PostprocessorSpec } from '../postprocess/types.js';
@@ -35,7 +35,7 @@ export interface ModelManifest {
   /** When present, the model's outputs must match (a wrong model is refused before it serves). */
   readonly outputs?: readonly TensorSignature[];
   /** The preprocessing profile and signature tensors must carry. */
-  readonly preprocessing: { readonly profile: string; readonly signature: string; readonly spec?: PreprocessingSpec };
+  readonly preprocessing: { readonly profile: string; readonly signature: string; readonly spec?: PreprocessingSpec | TablePreprocessingSpec };
   readonly postprocessor: PostprocessorSpec;
   readonly labels?: readonly string[];
   /** Batching defaults per execution provider; the twin's model entry overrides them. */

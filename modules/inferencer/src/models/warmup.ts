@@ -16,12 +16,14 @@ export function warmupInput(manifest: ModelManifest, batch: number): SessionTens
   const dims = input.shape.map((d, i) => {
     if (i === 0) return batch;
     if (d !== -1) return d;
-    if (input.shape.length === 4 && spec !== undefined) {
+    if (input.shape.length === 4 && spec !== undefined && !('kind' in spec)) {
       const nchw = spec.layout === 'NCHW';
       if (i === 1) return nchw ? 3 : spec.height;
       if (i === 2) return nchw ? spec.height : spec.width;
       if (i === 3) return nchw ? spec.width : 3;
     }
+    // A table profile's window: its columns are the last dimension, its rows the one before.
+    if (spec !== undefined && 'kind' in spec && i === input.shape.length - 1) return spec.columns.length;
     return 32;
   });
   const count = dims.reduce((a, b) => a * b, 1);

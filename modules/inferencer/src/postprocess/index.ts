@@ -4,6 +4,7 @@
  * union in types.ts and one line below.
  */
 import { EdgeMLError } from '@edgeml/shared';
+import { anomalyPostprocessor } from './anomaly.js';
 import { classificationPostprocessor } from './classification.js';
 import { ctcPostprocessor } from './ctc.js';
 import { paddleClsPostprocessor } from './paddle-cls.js';
@@ -19,6 +20,7 @@ const POSTPROCESSORS: Registry = {
   raw: rawPostprocessor,
   'paddle-det': paddleDetPostprocessor,
   ctc: ctcPostprocessor,
+  anomaly: anomalyPostprocessor,
 };
 
 /** Every kind a manifest may name. */

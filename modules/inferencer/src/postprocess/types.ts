@@ -4,6 +4,7 @@
  * registered in index.ts; the union below names every spec a manifest may hold.
  */
 import type { ImageGeometry } from '@edgeml/shared';
+import type { AnomalySpec } from './anomaly.js';
 import type { ClassificationSpec } from './classification.js';
 import type { CtcSpec } from './ctc.js';
 import type { PaddleClsSpec } from './paddle-cls.js';
@@ -23,6 +24,8 @@ export interface PostprocessContext {
   readonly labels: readonly string[];
   /** Geometry recorded by the transformer; maps tensor coordinates to source pixels. */
   readonly geometry: ImageGeometry | undefined;
+  /** A table window: the table row of the tensor's first row (0 when absent). */
+  readonly firstRow?: number | undefined;
 }
 
 /** What a post-processor gives: the `outputs` object of the result, and the routing fields. */
@@ -44,6 +47,6 @@ export interface Postprocessor<S extends { readonly kind: string }> {
   problems?(spec: Readonly<Record<string, unknown>>): string[];
 }
 
-export type PostprocessorSpec = ClassificationSpec | PaddleClsSpec | RawSpec | PaddleDetSpec | CtcSpec;
+export type PostprocessorSpec = ClassificationSpec | PaddleClsSpec | RawSpec | PaddleDetSpec | CtcSpec | AnomalySpec;
 export type PostprocessorKind = PostprocessorSpec['kind'];
-export type { ClassificationSpec, CtcSpec, PaddleClsSpec, PaddleDetSpec, RawSpec };
+export type { AnomalySpec, ClassificationSpec, CtcSpec, PaddleClsSpec, PaddleDetSpec, RawSpec };

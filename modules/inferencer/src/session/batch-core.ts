@@ -29,7 +29,7 @@ export async function runBatchOn(session: BackendSession, request: BatchRequest)
   const t1 = performance.now();
   const items = request.geometries.map((geometry, i) => {
     try {
-      return postprocess(request.postprocessor, sliceItem(outputs, i, batch), { labels: request.labels, geometry });
+      return postprocess(request.postprocessor, sliceItem(outputs, i, batch), { labels: request.labels, geometry, firstRow: request.firstRows?.[i] });
     } catch (err: unknown) {
       const code = errorCode(err);
       return { code: code === 'INTERNAL' ? 'INFERENCE_FAILED' : code, message: `post-processing failed: ${errorMessage(err)}` };
@@ -95,6 +95,7 @@ export async function runFilesOn(session: BackendSession, request: FilesBatchReq
       postprocessor: request.postprocessor,
       labels: request.labels,
       geometries: good.map((i) => request.items[i]!.geometry),
+      firstRows: good.map((i) => request.items[i]!.firstRow),
     });
     good.forEach((i, n) => {
       out[i] = response.items[n] ?? { code: 'INTERNAL', message: `the run returned ${response.items.length} results for ${good.length} items` };

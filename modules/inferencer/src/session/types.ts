@@ -50,6 +50,8 @@ export interface BatchRequest {
   readonly labels: readonly string[];
   /** Per item, in order: the tensor's geometry (detectors map boxes back to source pixels). */
   readonly geometries: readonly (ImageGeometry | undefined)[];
+  /** Per item, in order: a table window's first row (anomaly scores name table rows); absent for images. */
+  readonly firstRows?: readonly (number | undefined)[];
 }
 
 /** One tensor of a batch, read from its file where the session runs (tensor-file.ts). */
@@ -60,6 +62,8 @@ export interface FileItem {
   /** True for a file outside the suite's staging area. */
   readonly verifySha256: boolean;
   readonly geometry: ImageGeometry | undefined;
+  /** A table window's first row. */
+  readonly firstRow?: number | undefined;
 }
 
 /** A batch whose tensors are read from their files, straight into one batch buffer, where the session runs. */

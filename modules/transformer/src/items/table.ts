@@ -2,6 +2,7 @@ import { EdgeMLError, configHash, sha256File } from '@edgeml/shared';
 import { timeStage } from '../metrics.js';
 import { stagingFile } from '../source.js';
 import { artifactOutput } from './artifact.js';
+import { writeTableTensors } from './table-tensors.js';
 import { convertTable, type TableFormat, type TableResult } from '../table/convert.js';
 import type { DuckDbEngine } from '../table/duckdb.js';
 import { convertCsvToParquet, type ParquetTableResult } from '../table/parquet.js';
@@ -66,7 +67,10 @@ async function convert(deps: ItemDeps & { tableEngine: DuckDbEngine }, msg: Para
   return { result, format: 'arrow', contentType: 'application/vnd.apache.arrow.file', outputBytes: result.arrowBytes, path: target, settingsHash };
 }
 
-/** Tables (CSV, JSON lines) → one artifact: Parquet (src/table/parquet.ts) or Arrow IPC (src/table/convert.ts). */
+/**
+ * Tables (CSV, JSON lines) → one artifact: Parquet (src/table/parquet.ts) or Arrow IPC (src/table/convert.ts),
+ * and a feature-matrix tensor per window of each table profile that applies (items/table-tensors.ts).
+ */
 export function createTableHandler(deps: ItemDeps & { tableEngine: DuckDbEngine }): ItemHandler {
   const { metrics, outputs } = deps;
   return async (msg, file, sizeBytes, c) => {
@@ -74,13 +78,23 @@ export function createTableHandler(deps: ItemDeps & { tableEngine: DuckDbEngine 
     const { result, format, contentType, outputBytes, path: target, settingsHash } = await convert(deps, msg, file, c);
     metrics.outputBytes.inc({ output: 'artifact' }, outputBytes);
     const digest = await timeStage(metrics, 'hash', () => sha256File(target.abs));
+    // Feature-matrix tensors of the table profiles: their parts join the artifact's expectedParts.
+    const sourceFormat = JSONL_EXTENSIONS.has(msg.source.extension) ? 'jsonl' : 'csv';
+    const tensors = await timeStage(metrics, 'table_features', () => writeTableTensors(deps, msg, file, sourceFormat, c));
+    const expectedParts = ['artifact', ...tensors.parts];
+    const createdAt = deps.now().toISOString();
     const output = artifactOutput(msg, {
       settingsKey: settingsHash,
-      expectedParts: ['artifact'],
+      expectedParts,
       artifact: { path: target.rel, sha256: digest.sha256, sizeBytes: digest.sizeBytes, kind: 'table', format, contentType, metadata: tableMetadata(result) },
-      createdAt: deps.now().toISOString(),
+      createdAt,
       extraProperties: { rows: String(result.rows), skippedRows: String(result.skippedRows) },
     });
-    await timeStage(metrics, 'send', () => outputs.send(output));
+    const done = new Set(msg.doneParts ?? []);
+    const tensorOutputs = tensors.build(expectedParts, createdAt).filter((t) => !done.has(t.properties['part'] ?? ''));
+    await timeStage(metrics, 'send', async () => {
+      for (const t of tensorOutputs) await outputs.send(t);
+      await outputs.send(output);
+    });
   };
 }
