@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createLogger, sleep } from '@edgeml/shared';
 import { sampleText, startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { automlLineProblems } from '../helpers/automl.js';
 import { editDistance } from '../helpers/text.js';
 import { runUntilIdle } from '../helpers/suite.js';
 
@@ -107,6 +108,29 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       assert.equal(reported.config?.effective?.maxQueueDelayMs, 7);
       const status = await runtime.hub.invokeMethod('inferencer', 'getStatus', null, { responseTimeoutMs: 10_000 });
       assert.equal((status.payload as { config?: { effective?: { maxBatchSize?: number } } }).config?.effective?.maxBatchSize, 3, 'getStatus shows the batching now in force');
+    });
+
+    it('Azurite holds the image dataset: AutoML JSON lines with the edge labels, each naming an uploaded image', async () => {
+      await runtime.waitUntilIdle({ signal: AbortSignal.timeout(600_000) });
+      const service = BlobServiceClient.fromConnectionString(runtime.storageConnectionString!);
+      const lines: Record<string, unknown>[] = [];
+      const images = new Set<string>();
+      for await (const c of service.listContainers()) {
+        const container = service.getContainerClient(c.name);
+        for await (const b of container.listBlobsFlat()) {
+          if (b.name.includes('/image/')) images.add(`${container.url}/${b.name}`);
+          if (!b.name.startsWith('datasets/images/')) continue;
+          const text = (await container.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
+          lines.push(...text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+        }
+      }
+      const cls = lines.filter((l) => typeof l['label'] === 'string');
+      assert.equal(new Set(cls.map((l) => l['source_id'])).size, 12, `a labelled line for each of the 12 sample images (${lines.length} lines)`);
+      for (const l of lines) assert.deepEqual(automlLineProblems(l), [], JSON.stringify(l));
+      for (const l of cls) {
+        assert.ok(['0', '180'].includes(l['label'] as string), JSON.stringify(l));
+        assert.ok(images.has(l['image_url'] as string), `image_url names an uploaded image: ${String(l['image_url'])}`);
+      }
     });
 
     it('invoke uploader getStatus returns its queue', async () => {
