@@ -9,9 +9,16 @@ export interface DatasetBatch {
   readonly requests: readonly UploadRequest[];
   /** `edgeml.hard-example/v1` bodies, committed to the outbox with the batch's completions. */
   readonly hardExamples: readonly string[];
+  /** Item keys of hard examples' images still queued: the batch waits for them (a message names a committed image). */
+  readonly imagesPending: readonly string[];
+  /** Image result lines left out: no image seen for their source, or boxes without a known coordinate size. */
+  readonly skipped: { readonly withoutImage: number; readonly unmappable: number };
 }
 
-const NONE: DatasetBatch = { requests: [], hardExamples: [] };
+/** The queue key of an image artifact's item (intake.ts names artifact items `a:<blob name>`). */
+export const imageKey = (image: ImageRef): string => `a:${image.blob}`;
+
+const NONE: DatasetBatch = { requests: [], hardExamples: [], imagesPending: [], skipped: { withoutImage: 0, unmappable: 0 } };
 
 /**
  * Labelled image datasets, built on result batching: when a results batch is uploaded, the lines of
@@ -55,34 +62,39 @@ export class DatasetWriter {
     const all: AutomlLine[] = [];
     const toLabel: AutomlLine[] = [];
     const hardExamples: string[] = [];
+    const imagesPending: string[] = [];
+    const skipped = { withoutImage: 0, unmappable: 0 };
     for (const { row, result } of parsed) {
       const prediction = predictionOf(result);
       if (prediction === undefined) continue;
       const image = images.get(result.id);
       if (image === undefined) {
-        this.counts.withoutImage++;
+        skipped.withoutImage++;
         continue;
       }
       const url = imageUrl(prefix, image.blob);
       const line = automlLine(result, prediction, image, url);
       if (line === undefined) {
-        this.counts.unmappable++;
+        skipped.unmappable++;
         continue;
       }
       all.push(line);
       const reasons = row.ack.hardExample;
       if (reasons === undefined || reasons.length === 0) continue;
       toLabel.push(line);
+      if (this.#ctx.queue.isWaiting(imageKey(image))) imagesPending.push(imageKey(image));
       hardExamples.push(JSON.stringify(this.#message(result, reasons, { blob: image.blob, url }, toLabelBlob)));
     }
     const requests: UploadRequest[] = [];
     if (all.length > 0) requests.push(this.#request(imageBlob, all, 'image-dataset'));
     if (toLabel.length > 0) requests.push(this.#request(toLabelBlob, toLabel, 'to-label'));
-    return { requests, hardExamples };
+    return { requests, hardExamples, imagesPending, skipped };
   }
 
   /** The batch committed: its dataset lines are in and its hard-example messages in the outbox. */
   committed(batch: DatasetBatch): void {
+    this.counts.withoutImage += batch.skipped.withoutImage;
+    this.counts.unmappable += batch.skipped.unmappable;
     for (const r of batch.requests) {
       const n = Number(r.metadata['lines'] ?? 0);
       if (r.name.startsWith(`${TO_LABEL_DATASET_FOLDER}/`)) this.counts.toLabel += n;

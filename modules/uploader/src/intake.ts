@@ -17,6 +17,7 @@ import {
 } from '@edgeml/shared';
 import type { Acknowledger } from './acks.js';
 import type { ImageRef } from './dataset-lines.js';
+import { imageKey } from './datasets.js';
 import { hardExampleReasons, type HardExampleQuota } from './hard-examples.js';
 import { classOfArtifact, type QueueClass } from './config.js';
 import type { ItemPayload, PartAck, UploaderContext } from './context.js';
@@ -251,6 +252,9 @@ export class Intake {
     const stored: PartAck = taken ? { ...ack, hardExample: reasons } : ack;
     const outcome = queue.addResult({ messageId: m.messageId, windowKey: windowStartMs, line: canonicalJson(m), ack: stored, held: this.#leases.held(ack) });
     this.#recordHard(reasons, taken, outcome);
+    // A hard example's image is served before the other artifacts (its batch waits for it).
+    const image = taken ? queue.imagesOf<ImageRef>([m.id]).get(m.id) : undefined;
+    if (image !== undefined) queue.prioritise(imageKey(image));
     await this.#settle('results', outcome, ack);
   }
 }

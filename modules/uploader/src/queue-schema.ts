@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS items (
   last_code TEXT,
   last_reason TEXT,
   payload TEXT NOT NULL,
-  renew_at INTEGER NOT NULL DEFAULT 0
+  renew_at INTEGER NOT NULL DEFAULT 0,
+  priority INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_pick ON items (cls, state, seq);
 CREATE TABLE IF NOT EXISTS results (
@@ -110,6 +111,7 @@ export function applySchema(db: Database.Database): void {
   for (const table of ['items', 'results']) {
     const columns = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
     if (!columns.includes('renew_at')) db.exec(`ALTER TABLE ${table} ADD COLUMN renew_at INTEGER NOT NULL DEFAULT 0`);
+    if (table === 'items' && !columns.includes('priority')) db.exec(`ALTER TABLE items ADD COLUMN priority INTEGER NOT NULL DEFAULT 0`);
   }
   db.exec(`CREATE INDEX IF NOT EXISTS items_renew ON items (renew_at);
 CREATE INDEX IF NOT EXISTS results_renew ON results (renew_at);`)

@@ -398,7 +398,7 @@ export class DurableQueue<P, A> {
       if (skipClasses.has(cls)) continue;
       const order = this.classes[cls].uploadOrder === 'newestFirst' ? 'DESC' : 'ASC';
       const rows = this.db
-        .prepare(`SELECT * FROM items WHERE cls = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY seq ${order} LIMIT ?`)
+        .prepare(`SELECT * FROM items WHERE cls = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY priority DESC, seq ${order} LIMIT ?`)
         .all(cls, nowMs, this.inflight.size + 1) as ItemRow[];
       const row = rows.find((r) => !this.inflight.has(r.seq));
       if (row !== undefined) {
@@ -550,6 +550,18 @@ export class DurableQueue<P, A> {
   rememberImage<I>(id: string, image: I): void {
     this.sync('NORMAL');
     this.db.prepare(`INSERT OR REPLACE INTO images (id, image, seen_at) VALUES (?, ?, ?)`).run(id, JSON.stringify(image), this.now());
+  }
+
+  /** Serves a queued item before the others of its class (a hard example's image). Returns whether one was found. */
+  prioritise(key: string): boolean {
+    this.sync('NORMAL');
+    return this.db.prepare(`UPDATE items SET priority = 1 WHERE key = ? AND state = 'pending'`).run(key).changes > 0;
+  }
+
+  /** Whether an item with this key still waits to be uploaded (pending or in flight; not quarantined, not done). */
+  isWaiting(key: string): boolean {
+    const r = this.db.prepare(`SELECT state FROM items WHERE key = ?`).get(key) as { state: ItemState } | undefined;
+    return r !== undefined && r.state !== 'quarantined';
   }
 
   /** The images remembered for these source ids (absent ids are left out). */

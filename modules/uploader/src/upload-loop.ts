@@ -13,6 +13,8 @@ import { Wakeable } from './wakeable.js';
 
 /** The longest the loop sleeps when nothing wakes it (it re-reads the queue's schedule then). */
 const IDLE_POLL_MS = 1_000;
+/** How soon a batch waiting for its hard examples' images is tried again. */
+const IMAGES_FIRST_RETRY_MS = 250;
 
 /**
  * Picks due items (highest class first), uploads up to `concurrency` at once through the sink
@@ -152,6 +154,7 @@ export class UploadLoop {
         return;
       }
       rows = built.rows;
+      if (this.#imagesFirst(item, built.datasets)) return;
       // A batch's dataset lines go first: the batch commits (with its hard-example messages) only once they are in.
       for (const extra of built.datasets?.requests ?? []) await sink.upload(extra, signal);
       const result = await sink.upload(built.request, signal);
@@ -166,6 +169,20 @@ export class UploadLoop {
     } catch (err: unknown) {
       await this.#failed(item, err, rows);
     }
+  }
+
+  /**
+   * A batch with hard examples whose images are still queued waits for them (served first, as
+   * priority items), so a hard-example message never names an image not yet in the sink. Released
+   * without an attempt charged; true when it waits.
+   */
+  #imagesFirst(item: UploadItem, datasets: DatasetBatch | undefined): boolean {
+    const pending = datasets?.imagesPending ?? [];
+    if (pending.length === 0) return false;
+    for (const key of pending) this.#ctx.queue.prioritise(key);
+    this.#ctx.queue.release(item.seq, this.#ctx.nowMs() + IMAGES_FIRST_RETRY_MS);
+    this.#ctx.logger.debug({ key: item.key, images: pending.length }, 'results batch waits for its hard examples\' images');
+    return true;
   }
 
   /** `also`: other outbox bodies committed with the completions (a batch's hard-example messages). */

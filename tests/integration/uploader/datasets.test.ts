@@ -91,13 +91,15 @@ describe('uploader → Azurite: labelled image datasets and hard examples', func
   it('a low-confidence and a disagreeing result go to the to-label dataset, each with its hard-example message', async () => {
     const paths = await makeDataRoot();
     const prefix = 'azureml://subscriptions/S/resourcegroups/R/workspaces/W/datastores/edgeblob/paths/';
-    const t = await startApp(paths, { EDGEML_STORAGE_CONNECTION_STRING: azurite.connectionString }, { containerName: 'tolabel', ...fast, datasets: { imageUrlPrefix: prefix, hardExamples: { minConfidence: 0.5 } } });
+    const t = await startApp(paths, { EDGEML_STORAGE_CONNECTION_STRING: azurite.connectionString }, { containerName: 'tolabel', ...fast, concurrency: 1, bandwidthBytesPerSecond: 8_000, datasets: { imageUrlPrefix: prefix, hardExamples: { minConfidence: 0.5 } } });
     try {
       const low = lowConfidence(10);
       const dis = disagreeing(11);
       const lowBox = detection(12, [0.95, 0.3]);
       const fine = resultMessage(13);
-      for (const r of [low, dis, lowBox, fine]) await deliverImage(paths, t, r);
+      // One upload at a time, images slowed down: the batch is sealed while most images still wait in the
+      // artifacts class, which it would overtake (results go first) if it did not wait for them.
+      for (const r of [fine, low, dis, lowBox]) await deliverImage(paths, t, r);
       for (const r of [low, dis, lowBox, fine]) await t.edge.deliver('results', r);
       await waitFor(() => t.edge.sentTo('hardExamples').length === 3, 30_000, 'three hard-example messages');
 
@@ -123,10 +125,12 @@ describe('uploader → Azurite: labelled image datasets and hard examples', func
       }
       // Sent with the commit of its line's batch, after the line's own `uploaded` completion (one outbox, in order).
       const order = t.edge.sent.map((m) => m.json as { schema?: string; id?: string; outcome?: string; part?: string });
+      // And after its image was committed (the batch waits for a hard example's queued image, served first).
       for (const r of [low, dis, lowBox]) {
-        const uploadedAt = order.findIndex((m) => m.schema === SCHEMAS.completion && m.id === r.id && m.part === r.part && m.outcome === 'uploaded');
+        const uploadedAt = (part: string): number => order.findIndex((m) => m.schema === SCHEMAS.completion && m.id === r.id && m.part === part && m.outcome === 'uploaded');
         const hardAt = order.findIndex((m) => m.schema === SCHEMAS.hardExample && m.id === r.id);
-        assert.ok(uploadedAt >= 0 && hardAt > uploadedAt, `hard example of ${r.part} after its line's completion (${uploadedAt} < ${hardAt})`);
+        assert.ok(uploadedAt(r.part) >= 0 && hardAt > uploadedAt(r.part), `hard example of ${r.part} after its line's completion (${uploadedAt(r.part)} < ${hardAt})`);
+        assert.ok(uploadedAt('artifact') >= 0 && hardAt > uploadedAt('artifact'), `hard example after its image's completion (${uploadedAt('artifact')} < ${hardAt})`);
       }
     } finally {
       await t.stop();

@@ -37,6 +37,21 @@ describe('uploader DurableQueue (SQLite, fake clock)', () => {
     q.close();
   });
 
+  it('a prioritised item (a hard example\'s image) is served first in its class; remembered images survive a reopen', () => {
+    const q = open();
+    for (const n of ['a', 'b', 'c']) q.enqueue({ key: n, cls: 'artifacts', sizeBytes: 1, payload: { name: n } });
+    assert.equal(q.prioritise('c'), true);
+    assert.equal(q.prioritise('nope'), false);
+    assert.deepEqual([1, 2, 3].map(() => q.claimNext()?.payload.name), ['c', 'a', 'b']);
+    assert.equal(q.isWaiting('c'), true, 'in flight still waits');
+    q.rememberImage('id1', { blob: 'x.png' });
+    q.close();
+    const again = open();
+    assert.deepEqual([...again.imagesOf<{ blob: string }>(['id1', 'id2', 'id1']).entries()], [['id1', { blob: 'x.png' }]]);
+    assert.equal(again.isWaiting('nope'), false);
+    again.close();
+  });
+
   it('orders each class oldestFirst or newestFirst', () => {
     const q = open(classes({ artifacts: { uploadOrder: 'newestFirst' } }));
     for (const n of ['a', 'b', 'c']) {
