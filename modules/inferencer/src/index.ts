@@ -40,7 +40,8 @@ export type { AnomalySpec, ClassificationSpec, CtcSpec, ItemTensor, PaddleClsSpe
 export { ORT_BACKEND, ORT_VERSION, type BackendSession, type BackendSessionOptions, type SessionBackend } from './session/ort.js';
 export { CUDA_UNKNOWN, knownCuda, learnCuda, openModelSession, probeCuda, resetCudaProbe, type CudaState, type OpenedSession } from './session/open.js';
 export { createSessionPool, isWorkerStopped, type SessionPool, type SessionPoolOptions } from './session/pool.js';
-export { identityModel, onnxModel, protoField } from './session/identity-model.js';
+export { identityModel } from './session/identity-model.js';
+export { floatValueInfo, intAttribute, intsAttribute, node as onnxNode, onnxModel } from './session/onnx-proto.js';
 export { BatchBuffers, runBatchOn, runFilesOn, sliceItem } from './session/batch-core.js';
 export type { BatchRequest, BatchResponse, ExecutionProviderChoice, ExecutionProviderName, ModelSession, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './session/types.js';
 export { ArtifactCache, ARTIFACT_INDEX_DIR, type CachedArtifact } from './models/artifact-cache.js';
