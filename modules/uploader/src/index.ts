@@ -20,6 +20,8 @@ export {
   type UploaderConfig,
 } from './config.js';
 export { classifyFailure, type Classified, type FailureKind } from './classify.js';
+export { datasetFolder, datasetOf, datasetOfArtifact, decodeColumns, encodeColumns, mltableDocument, renderMLTable, type MLTableInput, type TableColumn } from './mltable.js';
+export { DatasetFiles, COLUMNS_METADATA_KEY } from './dataset-files.js';
 export { TEMPLATE_PLACEHOLDERS, MAX_BLOB_NAME_LENGTH, compactUtc, renderBlobName, safeSegment, templateProblems, type NameValues } from './names.js';
 export {
   DurableQueue,

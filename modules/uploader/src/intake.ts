@@ -23,6 +23,8 @@ import { classOfArtifact, type QueueClass } from './config.js';
 import type { ItemPayload, PartAck, UploaderContext } from './context.js';
 import type { LeaseRenewer } from './leases.js';
 import { renderBlobName } from './names.js';
+import { COLUMNS_METADATA_KEY } from './dataset-files.js';
+import { datasetOfArtifact, encodeColumns } from './mltable.js';
 import type { EnqueueOutcome } from './queue.js';
 import type { QueuePolicy } from './queue-policy.js';
 import { blobMetadata } from './sink.js';
@@ -136,7 +138,9 @@ export class Intake {
     const { queue, paths } = this.#ctx;
     const cfg = this.#ctx.settings();
     const cls = classOfArtifact(m.artifact.kind);
+    const dataset = datasetOfArtifact(m.artifact.kind, m.artifact.format, m.artifact.metadata);
     const name = renderBlobName(cfg.blobNameTemplate, {
+      dataset: dataset.dataset,
       deviceId: this.#ctx.deviceId,
       moduleId: this.#ctx.moduleId,
       kind: m.artifact.kind,
@@ -190,6 +194,7 @@ export class Intake {
         sourcesha256: m.source.sha256,
         contentsha256: m.artifact.sha256,
         modelversion: typeof modelVersion === 'string' ? modelVersion : undefined,
+        [COLUMNS_METADATA_KEY]: dataset.columns === undefined ? undefined : encodeColumns(dataset.columns),
       }),
       ack,
     };

@@ -7,7 +7,7 @@ import { EdgeMLError } from '@edgeml/shared';
  */
 
 export const TEMPLATE_PLACEHOLDERS = {
-  artifact: ['deviceId', 'moduleId', 'kind', 'yyyy', 'MM', 'dd', 'HH', 'id', 'part', 'ext'],
+  artifact: ['dataset', 'deviceId', 'moduleId', 'kind', 'yyyy', 'MM', 'dd', 'HH', 'id', 'part', 'ext'],
   results: ['deviceId', 'moduleId', 'kind', 'yyyy', 'MM', 'dd', 'HH', 'windowStart', 'batchId'],
 } as const;
 
@@ -42,6 +42,8 @@ export interface NameValues {
   readonly deviceId: string;
   readonly moduleId: string;
   readonly kind: string;
+  /** The dataset folder (mltable.ts `datasetOfArtifact`; results: none). */
+  readonly dataset?: string;
   /** The instant that dates the name (source.detectedAt, or a batch window's start). */
   readonly date: Date;
   readonly id?: string;
@@ -68,6 +70,7 @@ export function renderBlobName(template: string, values: NameValues): string {
     deviceId: values.deviceId,
     moduleId: values.moduleId,
     kind: values.kind,
+    dataset: values.dataset,
     yyyy: pad(d.getUTCFullYear(), 4),
     MM: pad(d.getUTCMonth() + 1),
     dd: pad(d.getUTCDate()),

@@ -2,6 +2,7 @@ import { backoffDelayMs, EdgeMLError, errorMessage } from '@edgeml/shared';
 import type { Acknowledger } from './acks.js';
 import { classifyFailure, type Classified } from './classify.js';
 import { acksOf, type ResultLine, type UploadItem, type UploaderContext } from './context.js';
+import { DatasetFiles } from './dataset-files.js';
 import type { DatasetBatch, DatasetWriter } from './datasets.js';
 import type { UploaderMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
@@ -31,6 +32,7 @@ export class UploadLoop {
   readonly #datasets: DatasetWriter;
   readonly #inflight = new Map<number, { item: UploadItem; abort: AbortController; done: Promise<void> }>();
   readonly #wake = new Wakeable();
+  readonly #datasetFiles: DatasetFiles;
   /** Items refused for the credentials, with the sink generation at the refusal (see #refused). */
   readonly #refusedAt = new Map<number, number>();
   #loop: Promise<void> | undefined;
@@ -39,6 +41,7 @@ export class UploadLoop {
   constructor(options: { ctx: UploaderContext; sink: SinkState; policy: QueuePolicy; acks: Acknowledger; metrics: UploaderMetrics; quarantine: Quarantine; datasets: DatasetWriter }) {
     this.#datasets = options.datasets;
     this.#ctx = options.ctx;
+    this.#datasetFiles = new DatasetFiles(options.ctx.logOnce);
     this.#sink = options.sink;
     this.#policy = options.policy;
     this.#acks = options.acks;
@@ -166,6 +169,9 @@ export class UploadLoop {
       if (built.datasets !== undefined) this.#datasets.committed(built.datasets);
       this.#sink.succeeded();
       if (deleteFile) await removeStagingFile(this.#ctx, p.file);
+      const cfg = this.#ctx.settings();
+      await this.#datasetFiles.ensure(sink, { template: p.type === 'file' ? cfg.blobNameTemplate : cfg.resultsBlobNameTemplate, blobName: result.name, metadata: built.request.metadata }, signal);
+      for (const extra of built.datasets?.requests ?? []) await this.#datasetFiles.ensureLines(sink, extra.name, this.#ctx.deviceId, signal);
     } catch (err: unknown) {
       await this.#failed(item, err, rows);
     }

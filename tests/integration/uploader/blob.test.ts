@@ -28,7 +28,7 @@ describe('uploader → Azurite (blob sink)', function () {
         assert.equal(c.schema, SCHEMAS.completion);
         assert.equal(c.part, 'artifact');
         assert.equal(c.blob?.md5, md5b64(s.content));
-        assert.match(c.blob?.name ?? '', new RegExp(`^dev-1/image/2026/11/24/${s.message.id}/artifact\\.png$`));
+        assert.match(c.blob?.name ?? '', new RegExp(`^image/dev-1/2026/11/24/${s.message.id}/artifact\\.png$`));
         const blob = container.getBlobClient(c.blob?.name ?? '');
         const body = await blob.downloadToBuffer();
         assert.deepEqual(body, s.content);
@@ -56,7 +56,7 @@ describe('uploader → Azurite (blob sink)', function () {
       const names = new Set(uploaded().map((c) => c.blob?.name));
       assert.equal(names.size, 1);
       const name = [...names][0] ?? '';
-      assert.match(name, /^dev-1\/results\/2026\/11\/24\/10\/20261124T100000Z-[0-9a-f]{16}\.jsonl$/);
+      assert.match(name, /^results\/dev-1\/2026\/11\/24\/10\/20261124T100000Z-[0-9a-f]{16}\.jsonl$/);
       const container = storage.BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('results');
       const text = (await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
       const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { messageId: string });

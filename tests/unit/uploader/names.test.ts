@@ -4,13 +4,13 @@ import { renderBlobName, safeSegment, templateProblems, UPLOADER_DEFAULTS } from
 describe('uploader blob name templates', () => {
   const id = 'ab'.repeat(32);
   it('renders the default template from device, kind, detectedAt (UTC) and content id', () => {
-    const name = renderBlobName(UPLOADER_DEFAULTS.blobNameTemplate, { deviceId: 'dev-1', moduleId: 'uploader', kind: 'image', date: new Date('2026-01-02T23:30:00+02:00'), id, part: 'artifact', ext: 'png' });
-    assert.equal(name, `dev-1/image/2026/01/02/${id}/artifact.png`);
+    const name = renderBlobName(UPLOADER_DEFAULTS.blobNameTemplate, { dataset: 'image', deviceId: 'dev-1', moduleId: 'uploader', kind: 'image', date: new Date('2026-01-02T23:30:00+02:00'), id, part: 'artifact', ext: 'png' });
+    assert.equal(name, `image/dev-1/2026/01/02/${id}/artifact.png`);
   });
   it('is deterministic: the same inputs always give the same name', () => {
     const v = { deviceId: 'd', moduleId: 'm', kind: 'results', date: new Date(0), batchId: '0123456789abcdef' };
     assert.equal(renderBlobName(UPLOADER_DEFAULTS.resultsBlobNameTemplate, v), renderBlobName(UPLOADER_DEFAULTS.resultsBlobNameTemplate, v));
-    assert.equal(renderBlobName(UPLOADER_DEFAULTS.resultsBlobNameTemplate, v), 'd/results/1970/01/01/00/19700101T000000Z-0123456789abcdef.jsonl');
+    assert.equal(renderBlobName(UPLOADER_DEFAULTS.resultsBlobNameTemplate, v), 'results/d/1970/01/01/00/19700101T000000Z-0123456789abcdef.jsonl');
   });
   it('makes hostile values safe path segments', () => {
     assert.equal(safeSegment('result:cls'), 'result-cls');
