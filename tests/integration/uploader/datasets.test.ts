@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { parseMessage, SCHEMAS, type DataPaths, type HardExampleMessage, type InferenceResultMessage } from '@edgeml/shared';
 import { automlLineProblems } from '../../helpers/automl.js';
+import { assertValidMLTable } from '../../helpers/mltable.js';
 import { startAzurite, type AzuriteInstance } from '../../helpers/azurite.js';
 import { makeDataRoot, resultMessage, stageArtifact, startApp, storage, waitFor, type TestApp } from './fixtures.js';
 
@@ -11,7 +12,7 @@ const IMAGE_META = { width: 320, height: 240, sourceWidth: 640, sourceHeight: 48
 async function deliverImage(paths: DataPaths, t: TestApp, result: InferenceResultMessage): Promise<string> {
   const staged = await stageArtifact(paths, { seed: result.id, detectedAt: result.source.detectedAt });
   await t.edge.deliver('artifacts', { ...staged.message, id: result.id, artifact: { ...staged.message.artifact, metadata: IMAGE_META } });
-  return `dev-1/image/2026/11/24/${result.id}/artifact.png`;
+  return `image/dev-1/2026/11/24/${result.id}/artifact.png`;
 }
 
 function detection(n: number, scores: readonly number[]): InferenceResultMessage {
@@ -31,6 +32,8 @@ async function jsonLines(connectionString: string, container: string, prefix: st
   const c = storage.BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
   const out = [];
   for await (const b of c.listBlobsFlat({ prefix })) {
+    // The folder's MLTable (YAML) is checked on its own below.
+    if (b.name.endsWith('/MLTable')) continue;
     const text = (await c.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
     out.push({ name: b.name, lines: text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) });
   }
@@ -67,6 +70,15 @@ describe('uploader → Azurite: labelled image datasets and hard examples', func
       assert.equal(lines.length, 2);
       for (const l of lines) assert.deepEqual(automlLineProblems(l), [], JSON.stringify(l));
       const container = storage.BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('labelled');
+      // Its MLTable: JSON lines below the device/date partitions, image_url a stream (valid against the documented keys).
+      await waitFor(() => container.getBlobClient('datasets/images/MLTable').exists(), 10_000, 'the dataset MLTable');
+      const mltable = assertValidMLTable((await container.getBlobClient('datasets/images/MLTable').downloadToBuffer()).toString('utf8'));
+      assert.deepEqual(mltable['paths'], [{ pattern: './*/*/*/*/*-*.jsonl' }]);
+      assert.match(files[0]!.name.slice('datasets/images/'.length), /^[^/]*\/[^/]*\/[^/]*\/[^/]*\/[^/]*-[^/]*\.jsonl$/, 'the pattern matches the dataset blob');
+      assert.deepEqual((mltable['transformations'] as unknown[]).slice(1), [
+        { extract_columns_from_partition_format: { partition_format: '/{deviceId}/{date:yyyy/MM/dd}/{windowStart}-{batchId}.jsonl' } },
+        { convert_column_types: [{ columns: ['image_url'], column_type: 'stream_info' }] },
+      ]);
       const byId = new Map(lines.map((l) => [l['source_id'], l]));
       const clsLine = byId.get(cls.id);
       assert.equal(clsLine?.['image_url'], `${container.url}/${blobs[0]}`);
@@ -109,7 +121,7 @@ describe('uploader → Azurite: labelled image datasets and hard examples', func
       assert.deepEqual(lines.map((l) => l['source_id']).sort(), [low.id, dis.id, lowBox.id].sort());
       for (const l of lines) {
         assert.deepEqual(automlLineProblems(l), []);
-        assert.ok(String(l['image_url']).startsWith(`${prefix}dev-1/image/2026/11/24/`));
+        assert.ok(String(l['image_url']).startsWith(`${prefix}image/dev-1/2026/11/24/`));
       }
       const messages = t.edge.sentTo('hardExamples').map((m) => parseMessage(Buffer.from(JSON.stringify(m.json)), SCHEMAS.hardExample) as HardExampleMessage);
       const byId = new Map(messages.map((m) => [m.id, m]));
