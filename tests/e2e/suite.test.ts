@@ -115,15 +115,20 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       const service = BlobServiceClient.fromConnectionString(runtime.storageConnectionString!);
       const lines: Record<string, unknown>[] = [];
       const images = new Set<string>();
+      const tables: string[] = [];
       for await (const c of service.listContainers()) {
         const container = service.getContainerClient(c.name);
         for await (const b of container.listBlobsFlat()) {
-          if (b.name.includes('/image/')) images.add(`${container.url}/${b.name}`);
-          if (!b.name.startsWith('datasets/images/')) continue;
+          if (b.name.startsWith('image/') && !b.name.endsWith('/MLTable')) images.add(`${container.url}/${b.name}`);
+          if (/^table-[0-9a-f]{8}\/(MLTable|.*\/artifact\.parquet)$/.test(b.name)) tables.push(b.name);
+          if (!b.name.startsWith('datasets/images/') || b.name.endsWith('/MLTable')) continue;
           const text = (await container.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
           lines.push(...text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
         }
       }
+      // The sample telemetry CSV: a Parquet file in a table dataset folder, with that folder's MLTable.
+      assert.equal(tables.filter((n) => n.endsWith('.parquet')).length, 1, tables.join(', '));
+      assert.ok(tables.includes(`${tables[0]!.split('/')[0]!}/MLTable`), tables.join(', '));
       const cls = lines.filter((l) => typeof l['label'] === 'string');
       assert.equal(new Set(cls.map((l) => l['source_id'])).size, 12, `a labelled line for each of the 12 sample images (${lines.length} lines)`);
       for (const l of lines) assert.deepEqual(automlLineProblems(l), [], JSON.stringify(l));
