@@ -175,6 +175,40 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       assert.match(unknown.err, /unknown command frobnicate/);
     });
 
+    it('edgeml verify: 0 gaps after the run; a deleted blob is named as missing and the exit code says so', async () => {
+      await runtime.waitUntilIdle({ signal: AbortSignal.timeout(600_000) });
+      const verify = (): Promise<{ code: number | null; out: string; err: string }> =>
+        new Promise((resolve) => {
+          const p = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/bin/edgeml.js'), '--workdir', workDir, 'verify'], { stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+          p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+          p.once('exit', (code) => resolve({ code, out, err }));
+        });
+      type Report = { ok: boolean; checked: number; gaps: number; checks: { file: string; part: string; blob: string; status: string }[] };
+      const clean = await verify();
+      assert.equal(clean.code, 0, `${clean.out}\n${clean.err}`);
+      const report = JSON.parse(clean.out) as Report;
+      assert.equal(report.gaps, 0);
+      const artifacts = report.checks.filter((c) => c.part === 'artifact');
+      assert.ok(artifacts.length >= 13, `every sample file's artifact is checked: ${artifacts.length}`);
+      assert.ok(report.checks.some((c) => c.part === 'results'), 'result batches are checked');
+      const victim = artifacts.find((c) => c.blob.endsWith('.parquet'))!;
+      const blob = BlobServiceClient.fromConnectionString(runtime.storageConnectionString!).getContainerClient('edgeml').getBlockBlobClient(victim.blob);
+      const bytes = await blob.downloadToBuffer();
+      await blob.delete();
+      try {
+        const gap = await verify();
+        assert.equal(gap.code, 1);
+        const after = JSON.parse(gap.out) as Report;
+        assert.deepEqual(after.checks.filter((c) => c.status !== 'ok').map((c) => [c.blob, c.status]), [[victim.blob, 'missing']]);
+        assert.match(gap.err, new RegExp(`gap: missing: ${victim.blob.replace(/[.]/g, '\\.')}`));
+      } finally {
+        await blob.uploadData(bytes);
+      }
+    });
+
     it('a killed module is restarted per its restart policy and new files still complete', async () => {
       const proc = runtime.processes.get('transformer')!;
       const before = proc.snapshot();

@@ -11,5 +11,6 @@ import { statusCommand } from './status.js';
 import { summaryCommand } from './summary.js';
 import { twinCommand } from './twin.js';
 import { upstreamCommand } from './upstream.js';
+import { verifyCommand } from './verify.js';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand, hubCommand, modelCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand, hubCommand, modelCommand, verifyCommand];
