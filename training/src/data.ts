@@ -122,7 +122,9 @@ export async function readFeatureRows(source: DataSource, spec: TablePreprocessi
     const absent = spec.columns.filter((c) => !present.has(c));
     if (absent.length > 0) throw new EdgeMLError('INPUT_MALFORMED', `the training data has no column ${absent.map((c) => JSON.stringify(c)).join(', ')} (columns: ${[...present].join(', ')})`);
     const select = spec.columns.map((c, i) => `TRY_CAST(${sqlIdent(c)} AS DOUBLE) AS c${i}`).join(', ');
-    const rows = await session.all(`SELECT ${select} FROM ${from}`);
+    // A row with none of the columns is no training row (another table's, in a folder of several datasets).
+    const anyPresent = spec.columns.map((c) => `${sqlIdent(c)} IS NOT NULL`).join(' OR ');
+    const rows = await session.all(`SELECT ${select} FROM ${from} WHERE ${anyPresent}`);
     const fill = spec.columns.map((_, i) => (spec.missing === 'mean' ? 0 : (0 - spec.mean[i]!) / spec.std[i]!));
     return rows.map((r) =>
       spec.columns.map((_, i) => {

@@ -5,16 +5,23 @@
  * provenance) — so the retrain workflow, or `npm run loop`, pushes it as it is.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EdgeMLError, TELEMETRY_ANOMALY_SPEC, writeFileAtomic, type ModelProvenance, type TablePreprocessingSpec } from '@edgeml/shared';
 import { BUNDLED_MODEL_NAMES, MANIFEST_FILE, MODEL_FILE, anomalyManifest, standardizedDistanceModel, validateManifest, type ModelManifest } from '@edgeml/inferencer';
 import { fitAnomalyModel, type FitOptions, type FittedAnomalyModel } from './fit.js';
 import { locateData, readFeatureRows, type DataSource } from './data.js';
+import { downloadBlobDataset, parseBlobData } from './blob-source.js';
 
 export interface TrainOptions extends FitOptions {
-  /** A Parquet or CSV file, or a folder (with an MLTable, or Parquet / CSV files under it). */
+  /**
+   * A Parquet or CSV file, or a folder (with an MLTable, or Parquet / CSV files under it), or
+   * `blob:<container>/<folder>`: that folder of Blob Storage (copied to a temp folder first).
+   */
   readonly data: string;
+  /** Needed for `blob:` data (from AZURE_STORAGE_CONNECTION_STRING in the entry point). */
+  readonly blobConnectionString?: string;
   /** The model folder written (created when missing). */
   readonly outDir: string;
   /** Model name; default the bundled one (`telemetry-anomaly`), so a twin's `models.anomaly` keeps its name. */
@@ -38,7 +45,20 @@ export const TRAINING_SPEC: TablePreprocessingSpec = TELEMETRY_ANOMALY_SPEC;
 
 /** @throws EdgeMLError FILE_NOT_FOUND, INPUT_MALFORMED (data), MODEL_INVALID (a manifest that would not load) */
 export async function trainAnomalyModel(o: TrainOptions): Promise<TrainResult> {
-  const source = await locateData(o.data);
+  const blob = parseBlobData(o.data);
+  if (blob === undefined) return trainOn(o.data, o, o.dataset);
+  if (o.blobConnectionString === undefined) throw new EdgeMLError('CONFIG_INVALID', `--data ${o.data} needs a storage connection string (AZURE_STORAGE_CONNECTION_STRING)`);
+  const dir = await mkdtemp(path.join(tmpdir(), 'edgeml-training-data-'));
+  try {
+    const copied = await downloadBlobDataset({ connectionString: o.blobConnectionString, container: blob.container, prefix: blob.prefix, targetDir: dir });
+    return await trainOn(dir, o, o.dataset ?? { uri: copied.url });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function trainOn(data: string, o: TrainOptions, dataset: ModelProvenance['dataset'] | undefined): Promise<TrainResult> {
+  const source = await locateData(data);
   const rows = await readFeatureRows(source, TRAINING_SPEC);
   const fitted = fitAnomalyModel(rows, o);
   const bytes = standardizedDistanceModel(fitted);
@@ -52,7 +72,7 @@ export async function trainAnomalyModel(o: TrainOptions): Promise<TrainResult> {
   const manifest: ModelManifest = {
     ...base,
     sha256,
-    provenance: { trainedAt: (o.now ?? (() => new Date()))().toISOString(), ...(o.dataset === undefined ? {} : { dataset: o.dataset }) },
+    provenance: { trainedAt: (o.now ?? (() => new Date()))().toISOString(), ...(dataset === undefined ? {} : { dataset }) },
   };
   const checked = validateManifest(manifest);
   if ('problems' in checked) throw new EdgeMLError('MODEL_INVALID', `the trained model's manifest is invalid: ${checked.problems.join('; ')}`);

@@ -13,7 +13,10 @@ import { TELEMETRY_ANOMALY_SPEC, createLogger, decodeNpy, isEdgeMLError, sha256,
 import { isPlantedAnomaly, telemetryCsv } from '@edgeml/runtime';
 import { createSessionPool, validateManifest, type ModelManifest, type SessionPool } from '@edgeml/inferencer';
 import { convertCsvToParquet, createDuckDbEngine, writeFeatureMatrix, type FeatureWindow } from '@edgeml/transformer';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { renderMLTable } from '@edgeml/uploader';
 import { trainAnomalyModel } from '../../../training/src/train.js';
+import { startAzurite } from '../../helpers/azurite.js';
 import { globToRegExp } from '../../../training/src/data.js';
 import { configFrom } from '../transformer/harness.js';
 
@@ -94,6 +97,32 @@ describe('training component: telemetry anomaly model (DuckDB, real ONNX Runtime
     assert.equal(planted.length, 5);
     assert.ok(Math.min(...planted) > Math.max(...normal), `planted ≥ ${Math.min(...planted)}, normal ≤ ${Math.max(...normal)}`);
     assert.deepEqual(flagged, [37, 137, 237, 337, 437]);
+  });
+
+  it('one command against Blob Storage (Azurite): the dataset folder as the uploader lays it out, with its MLTable, copied and trained on', async () => {
+    const folder = await uploadedDataset();
+    const azurite = await startAzurite();
+    try {
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('edgeml');
+      await container.create();
+      // The uploader's layout ({dataset}/{deviceId}/{yyyy}/{MM}/{dd}/{id}/{part}.{ext}) and its own MLTable.
+      const layout = '{deviceId}/{yyyy}/{MM}/{dd}/{id}/{part}.{ext}';
+      const id = 'f'.repeat(64);
+      await container.getBlockBlobClient(`table-telemetry/edgeml-dev/2026/11/24/${id}/artifact.parquet`).uploadFile(path.join(folder, 'device=edgeml-dev', 'date=2026-11-24', 'telemetry.parquet'));
+      await container.getBlockBlobClient('table-telemetry/MLTable').uploadData(renderMLTable({ layout, ext: 'parquet' }));
+      // Another table in the container is not part of this dataset.
+      await container.getBlockBlobClient('table-other/edgeml-dev/2026/11/24/x/artifact.csv').uploadData(Buffer.from('a,b\n1,2\n'));
+      const r = await trainAnomalyModel({ data: 'blob:edgeml/table-telemetry', blobConnectionString: azurite.connectionString, outDir: path.join(dir, 'blob-model'), version: '3' });
+      assert.equal(r.source.via, 'mltable');
+      assert.equal(r.fitted.rows, ROWS);
+      assert.equal(r.manifest.provenance?.dataset?.uri, `${azurite.blobEndpoint}/edgeml/table-telemetry/`);
+      const { scores } = await scoreSample(path.join(dir, 'blob-model', 'model.onnx'), r.manifest);
+      const planted = scores.filter((_, i) => isPlantedAnomaly(i));
+      assert.ok(Math.min(...planted) > Math.max(...scores.filter((_, i) => !isPlantedAnomaly(i))));
+      await assert.rejects(trainAnomalyModel({ data: 'blob:edgeml/nothing-here', blobConnectionString: azurite.connectionString, outDir: path.join(dir, 'x'), version: '1' }), (err: unknown) => isEdgeMLError(err) && err.code === 'FILE_NOT_FOUND');
+    } finally {
+      await azurite.stop();
+    }
   });
 
   it('reads a CSV file as well, and fits the same model as from the Parquet', async () => {
