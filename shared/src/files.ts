@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EdgeMLError } from './errors.js';
@@ -29,6 +30,47 @@ export async function sha256File(filePath: string, signal?: AbortSignal): Promis
   } finally {
     await handle.close();
   }
+}
+
+/** What {@link writeStreamHashed} does when the stream is too long or breaks off. */
+export interface HashedWriteOptions {
+  /** More bytes than this: `tooLarge()` is thrown as it is. */
+  readonly maxBytes: number;
+  readonly tooLarge: () => Error;
+  /** Any other failure (the source breaking off, a disk error): its error, and the bytes received so far. */
+  readonly failed: (err: unknown, sizeBytes: number) => Error;
+}
+
+/**
+ * Streams `chunks` into `file` (created; it must not exist), hashing them with SHA-256 as they are
+ * written and honouring the file's back-pressure. On failure the file stream is closed; the partial
+ * file is the caller's to remove. Shared by model downloads and registry blob downloads.
+ * @throws `options.tooLarge()` or `options.failed(err, sizeBytes)`
+ */
+export async function writeStreamHashed(chunks: AsyncIterable<Uint8Array>, file: string, options: HashedWriteOptions): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  let tooLarge: Error | undefined;
+  const out = createWriteStream(file, { flags: 'wx' });
+  const closed = new Promise<void>((resolve, reject) => {
+    out.once('close', resolve);
+    out.once('error', reject);
+  });
+  try {
+    for await (const chunk of chunks) {
+      sizeBytes += chunk.length;
+      if (sizeBytes > options.maxBytes) throw (tooLarge = options.tooLarge());
+      hash.update(chunk);
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    }
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await closed;
+  } catch (err: unknown) {
+    out.destroy();
+    await closed.catch(() => undefined);
+    throw err === tooLarge ? err : options.failed(err, sizeBytes);
+  }
+  return { sha256: hash.digest('hex'), sizeBytes };
 }
 
 export function sha256(data: Buffer | string): string {

@@ -3,7 +3,7 @@ export { BACKOFF_DEFAULTS, backoffDelayMs, sleep, retry, type BackoffOptions, ty
 export { createLogger, createRepeatLimiter, redactSecrets, redactDeep, routeAzureSdkLogs, type Logger, type CreateLoggerOptions } from './logging.js';
 export { Counter, Gauge, Histogram, Registry, createMetricsRegistry, startOpsServer, DEFAULT_METRICS_PORT, type HealthState, type OpsServer } from './metrics.js';
 export { DEFAULT_DATA_ROOT, dataPaths, resolveInside, isWithin, toRelative, type DataPaths } from './paths.js';
-export { sha256File, sha256, writeFileAtomic, fsyncDir, moveFile, TEMP_FILE_PREFIX } from './files.js';
+export { sha256File, sha256, writeFileAtomic, writeStreamHashed, fsyncDir, moveFile, TEMP_FILE_PREFIX, type HashedWriteOptions } from './files.js';
 export { startWorker } from './workers.js';
 export { MODULE_ENDPOINTS, MODULE_NAMES, type ModuleName, type InputName, type OutputName } from './contracts/endpoints.js';
 export {

@@ -15,9 +15,9 @@
  * ARTIFACT_INVALID (a registry refusing a manifest). Credentials never appear in a message.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { EdgeMLError, errorMessage, type ErrorCode } from '../errors.js';
+import { writeStreamHashed } from '../files.js';
 import { backoffDelayMs, sleep } from '../retry.js';
 import { MANIFEST_ACCEPT, type OciDescriptor } from './media-types.js';
 
@@ -326,31 +326,15 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       const what = `blob ${descriptor.digest}`;
       if (descriptor.size > opts.maxBytes) throw fail('FILE_TOO_LARGE', `${what} is ${descriptor.size} bytes; at most ${opts.maxBytes} are accepted`);
       const response = await request({ method: 'GET', url: `/v2/${repository}/blobs/${descriptor.digest}`, repository, okStatuses: [200], signal: opts.signal, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }), what });
-      const hash = createHash('sha256');
-      let size = 0;
-      const out = createWriteStream(file, { flags: 'wx' });
-      const closed = new Promise<void>((resolve, reject) => {
-        out.once('close', resolve);
-        out.once('error', reject);
+      const { sha256: hex, sizeBytes: size } = await writeStreamHashed((response.body ?? []) as AsyncIterable<Uint8Array>, file, {
+        maxBytes: descriptor.size,
+        tooLarge: () => fail('DIGEST_MISMATCH', `${what}: more than the ${descriptor.size} bytes the manifest says`),
+        failed: (err, received) =>
+          opts.signal?.aborted === true
+            ? new EdgeMLError('ABORTED', `${what}: cancelled`, { cause: err })
+            : fail('REGISTRY_UNAVAILABLE', `${what}: the download broke off after ${received} bytes: ${errorMessage(err)}`, err),
       });
-      try {
-        for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
-          size += chunk.length;
-          if (size > descriptor.size) throw fail('DIGEST_MISMATCH', `${what}: more than the ${descriptor.size} bytes the manifest says`);
-          hash.update(chunk);
-          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
-        }
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-        await closed;
-      } catch (err: unknown) {
-        out.destroy();
-        await closed.catch(() => undefined);
-        const code = (err as EdgeMLError).code;
-        if (code === 'DIGEST_MISMATCH') throw err;
-        if (opts.signal?.aborted === true) throw new EdgeMLError('ABORTED', `${what}: cancelled`, { cause: err });
-        throw fail('REGISTRY_UNAVAILABLE', `${what}: the download broke off after ${size} bytes: ${errorMessage(err)}`, err);
-      }
-      const digest = `sha256:${hash.digest('hex')}`;
+      const digest = `sha256:${hex}`;
       if (size !== descriptor.size || digest !== descriptor.digest) throw fail('DIGEST_MISMATCH', `${what}: ${size} bytes hashing to ${digest}, the manifest says ${descriptor.size} bytes`);
     },
 

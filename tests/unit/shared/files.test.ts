@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '@edgeml/shared';
+import { writeFileAtomic, writeStreamHashed } from '@edgeml/shared';
 
 describe('shared/files writeFileAtomic with a directory that others remove once empty', () => {
   // What broke: the transformer wrote a chain's crop tensors into staging/<id>/ while the inferencer,
@@ -44,5 +45,43 @@ describe('shared/files writeFileAtomic with a directory that others remove once 
     assert.ok(removals > 0, 'the directory was removed while files were being written');
     assert.deepEqual((await readdir(path.dirname(dir))).filter((n) => n.includes('.tmp-')), []);
     await rm(root, { recursive: true, force: true });
+  });
+});
+
+describe('shared/files writeStreamHashed (model and registry blob downloads)', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'edgeml-hashed-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+  async function* chunks(parts: readonly Buffer[], breakAfter?: number): AsyncIterable<Uint8Array> {
+    for (const [i, part] of parts.entries()) {
+      if (i === breakAfter) throw new Error('connection reset');
+      yield part;
+    }
+  }
+  const parts = [Buffer.alloc(70_000, 1), Buffer.alloc(70_000, 2), Buffer.from('tail')];
+  const whole = Buffer.concat(parts);
+  const options = {
+    maxBytes: whole.length,
+    tooLarge: () => new Error('too large'),
+    failed: (err: unknown, sizeBytes: number) => new Error(`failed after ${sizeBytes}: ${(err as Error).message}`),
+  };
+
+  it('writes the chunks to a new file and returns their SHA-256 and size', async () => {
+    const file = path.join(root, 'ok.bin');
+    const result = await writeStreamHashed(chunks(parts), file, options);
+    assert.deepEqual(result, { sha256: createHash('sha256').update(whole).digest('hex'), sizeBytes: whole.length });
+    assert.ok((await readFile(file)).equals(whole));
+  });
+
+  it('throws tooLarge() itself, not wrapped by failed(), once more than maxBytes arrive', async () => {
+    await assert.rejects(writeStreamHashed(chunks(parts), path.join(root, 'big.bin'), { ...options, maxBytes: whole.length - 1 }), /^Error: too large$/);
+  });
+
+  it('a source that breaks off is failed(err, bytes received so far)', async () => {
+    await assert.rejects(writeStreamHashed(chunks(parts, 2), path.join(root, 'broken.bin'), options), /^Error: failed after 140000: connection reset$/);
   });
 });

@@ -3,9 +3,7 @@
  * written and cutting it off at the size limit. The URL's query (a SAS) never reaches an error
  * message, a log line or a report.
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { EdgeMLError, errorMessage, redactUrl } from '@edgeml/shared';
+import { EdgeMLError, errorMessage, redactUrl, writeStreamHashed } from '@edgeml/shared';
 
 export interface DownloadOptions {
   readonly maxModelBytes: number;
@@ -35,29 +33,9 @@ export async function downloadModel(url: string, file: string, options: Download
     await response.body.cancel().catch(() => undefined);
     throw new EdgeMLError('FILE_TOO_LARGE', `model at ${shown} is ${declared} bytes; maxModelBytes is ${options.maxModelBytes}`);
   }
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const out = createWriteStream(file, { flags: 'wx' });
-  const closed = new Promise<void>((resolve, reject) => {
-    out.once('close', resolve);
-    out.once('error', reject);
+  return writeStreamHashed(response.body as unknown as AsyncIterable<Uint8Array>, file, {
+    maxBytes: options.maxModelBytes,
+    tooLarge: () => new EdgeMLError('FILE_TOO_LARGE', `model at ${shown} exceeds maxModelBytes (${options.maxModelBytes})`),
+    failed: (err) => new EdgeMLError('MODEL_DOWNLOAD_FAILED', `download of ${shown} failed: ${errorMessage(err)}`, { cause: err }),
   });
-  try {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      sizeBytes += chunk.length;
-      if (sizeBytes > options.maxModelBytes) {
-        throw new EdgeMLError('FILE_TOO_LARGE', `model at ${shown} exceeds maxModelBytes (${options.maxModelBytes})`);
-      }
-      hash.update(chunk);
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
-    }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    await closed;
-  } catch (err: unknown) {
-    out.destroy();
-    await closed.catch(() => undefined);
-    if ((err as EdgeMLError).code === 'FILE_TOO_LARGE') throw err;
-    throw new EdgeMLError('MODEL_DOWNLOAD_FAILED', `download of ${shown} failed: ${errorMessage(err)}`, { cause: err });
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
 }
