@@ -205,7 +205,7 @@ describe(`faults: ${FILES} files, ${KILLS} kill -9, Azurite down ${AZURITE_DOWN_
 
     // Results inside the uploaded results batches (JSON lines), by source id.
     const resultLines = blobs
-      .filter((b) => b.name.startsWith('results/') && b.content !== undefined)
+      .filter((b) => b.name.includes('/results/') && b.name.endsWith('.jsonl') && b.content !== undefined)
       .flatMap((b) => b.content!.toString('utf8').split('\n').filter((l) => l.trim().length > 0).map((l) => JSON.parse(l) as { id?: string; part?: string; outputs?: { label?: unknown } }));
 
     const problems: string[] = [];

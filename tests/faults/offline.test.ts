@@ -94,7 +94,7 @@ async function dropFiles(rt: Runtime, prefix: string, from: number, count: numbe
 async function undelivered(connectionString: string, dropped: readonly Dropped[]): Promise<string[]> {
   const blobs = await listBlobs(connectionString, { download: true });
   const lines = blobs
-    .filter((b) => b.name.startsWith('results/') && b.content !== undefined)
+    .filter((b) => b.name.includes('/results/') && b.name.endsWith('.jsonl') && b.content !== undefined)
     .flatMap((b) => b.content!.toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { id?: string; part?: string }));
   const problems: string[] = [];
   for (const f of dropped) {
