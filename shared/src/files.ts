@@ -61,7 +61,8 @@ export async function writeStreamHashed(chunks: AsyncIterable<Uint8Array>, file:
       sizeBytes += chunk.length;
       if (sizeBytes > options.maxBytes) throw (tooLarge = options.tooLarge());
       hash.update(chunk);
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      // A stream that fails (EEXIST, ENOSPC) never drains: `closed` rejects with its error instead.
+      if (!out.write(chunk)) await Promise.race([new Promise<void>((resolve) => out.once('drain', resolve)), closed]);
     }
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await closed;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic, writeStreamHashed } from '@edgeml/shared';
@@ -83,5 +83,15 @@ describe('shared/files writeStreamHashed (model and registry blob downloads)', (
 
   it('a source that breaks off is failed(err, bytes received so far)', async () => {
     await assert.rejects(writeStreamHashed(chunks(parts, 2), path.join(root, 'broken.bin'), options), /^Error: failed after 140000: connection reset$/);
+  });
+
+  // What broke: a file stream that failed (here EEXIST; ENOSPC alike) never emits 'drain', so a download
+  // larger than the stream's buffer waited for it forever instead of failing.
+  it('never overwrites and never hangs: an existing file is failed(EEXIST), large or small, and keeps its content', async () => {
+    const file = path.join(root, 'exists.bin');
+    await writeFile(file, 'keep');
+    await assert.rejects(writeStreamHashed(chunks(parts), file, options), /EEXIST/);
+    await assert.rejects(writeStreamHashed(chunks([Buffer.from('x')]), file, options), /EEXIST/);
+    assert.equal(await readFile(file, 'utf8'), 'keep');
   });
 });
