@@ -36,9 +36,9 @@ describe('transformer table profiles: records and feature windows', () => {
     assert.deepEqual(await all(p, 'csv'), [['x', 'y'], ['a;1', 'say "hi"'], ['two\nlines', 'z']]);
   });
 
-  it('a record over maxRecordChars and a JSON line that is not an object are INPUT_MALFORMED', async () => {
+  it('a record over maxRecordChars is INPUT_MALFORMED; a JSON line that is not an object is a skipped row (null)', async () => {
     await assert.rejects(all(await file('long.csv', `a\n${'x'.repeat(2000)}\n`), 'csv'), (err: unknown) => isEdgeMLError(err) && err.code === 'INPUT_MALFORMED');
-    await assert.rejects(all(await file('arr.jsonl', '{"a":1}\n[1,2]\n'), 'jsonl'), (err: unknown) => isEdgeMLError(err) && err.code === 'INPUT_MALFORMED' && /line 2/.test(err.message));
+    assert.deepEqual(await all(await file('arr.jsonl', '{"a":1}\n[1,2]\nnot json\n'), 'jsonl'), [{ a: 1 }, null, null]);
   });
 
   it('scales, fills missing values (mean → 0, zero → −mean/std), reads booleans, skips ragged rows, windows of 2', async () => {
@@ -57,9 +57,10 @@ describe('transformer table profiles: records and feature windows', () => {
   });
 
   it('JSON lines by key; an empty table and a header-only table are not applicable', async () => {
-    const p = await file('t.jsonl', '{"a":10,"b":false}\n\n{"a":null,"b":2.5}\n');
+    const p = await file('t.jsonl', '{"a":10,"b":false}\n\n7\n{"a":null,"b":2.5}\n');
     const r = await writeFeatureMatrix({ file: p, format: 'jsonl', spec: SPEC, delimiter: 'auto', nullValues: [], maxRecordChars: 1024, target: () => path.join(dir, 'j.npy') });
     assert.ok('windows' in r);
+    assert.equal(r.skippedRows, 1);
     assert.deepEqual([...decodeNpy(await readFile(path.join(dir, 'j.npy'))).data], [0, 0, 0, 2.5]);
     const opts = { format: 'csv' as const, spec: SPEC, delimiter: 'auto', nullValues: [], maxRecordChars: 1024, target: () => path.join(dir, 'n.npy') };
     assert.deepEqual(await writeFeatureMatrix({ ...opts, file: await file('e.csv', '') }), { notApplicable: 'the table is empty' });

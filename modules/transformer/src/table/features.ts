@@ -65,7 +65,8 @@ async function writeWindow(o: FeatureMatrixOptions, index: number, firstRow: num
 /**
  * Streams the source and writes its windows. A CSV without a header naming every column of the
  * profile (or JSON lines whose first object lacks one) is not applicable; a CSV row with another
- * number of fields than the header is skipped, as the artifact's conversion skips it.
+ * number of fields than the header, or a JSON line that is not an object, is skipped, as the artifact's
+ * conversion skips it.
  * @throws EdgeMLError INPUT_MALFORMED from the reader
  */
 export async function writeFeatureMatrix(o: FeatureMatrixOptions): Promise<FeatureMatrixResult> {
@@ -81,7 +82,7 @@ export async function writeFeatureMatrix(o: FeatureMatrixOptions): Promise<Featu
   let row = 0;
   let skippedRows = 0;
   let missingValues = 0;
-  const pick = (record: TableRecord): ((i: number) => unknown) | undefined => {
+  const pick = (record: NonNullable<TableRecord>): ((i: number) => unknown) | undefined => {
     if (Array.isArray(record)) {
       const fields = record as readonly string[];
       if (fields.length !== header!.length) return undefined;
@@ -91,6 +92,10 @@ export async function writeFeatureMatrix(o: FeatureMatrixOptions): Promise<Featu
     return (i) => obj[spec.columns[i]!];
   };
   for await (const record of readRecords(o.file, o.format, { delimiter: o.delimiter, maxRecordChars: o.maxRecordChars, signal: o.signal })) {
+    if (record === null) {
+      skippedRows++;
+      continue;
+    }
     if (header === undefined && Array.isArray(record)) {
       header = (record as readonly string[]).map((h) => h.trim());
       indices = spec.columns.map((c) => header!.indexOf(c));

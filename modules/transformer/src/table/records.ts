@@ -8,8 +8,8 @@ import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { EdgeMLError } from '@edgeml/shared';
 
-/** A record: field values by position (CSV, header first) or by key (JSON lines). */
-export type TableRecord = readonly string[] | Readonly<Record<string, unknown>>;
+/** A record: field values by position (CSV, header first) or by key (JSON lines); null for a JSON line that is not an object (skipped, as the conversion skips it). */
+export type TableRecord = readonly string[] | Readonly<Record<string, unknown>> | null;
 
 const DELIMITERS = [',', '\t', ';', '|'] as const;
 
@@ -97,25 +97,23 @@ class CsvRecords {
 /**
  * Streams the records of a table source. For CSV the first record is the header; with `delimiter`
  * `auto` it is chosen from the first line.
- * @throws EdgeMLError INPUT_MALFORMED (a record over `maxRecordChars`, a JSON line that is not an object)
+ * @throws EdgeMLError INPUT_MALFORMED (a record over `maxRecordChars`)
  */
 export async function* readRecords(file: string, format: 'csv' | 'jsonl', options: { delimiter: string; maxRecordChars: number; signal?: AbortSignal | undefined }): AsyncGenerator<TableRecord> {
   const decoder = new StringDecoder('utf8');
   let csv: CsvRecords | undefined;
   let pending = '';
-  let lineNo = 0;
   const parseLine = (line: string): TableRecord | undefined => {
-    lineNo++;
     const text = line.trim();
     if (text === '') return undefined;
     let value: unknown;
     try {
       value = JSON.parse(text);
-    } catch (err: unknown) {
-      throw new EdgeMLError('INPUT_MALFORMED', `line ${lineNo} is not JSON`, { cause: err });
+    } catch {
+      // Not JSON: a skipped row here; the conversion decides the file's fate (it skips or dead-letters it).
+      return null;
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EdgeMLError('INPUT_MALFORMED', `line ${lineNo} is not a JSON object`);
-    return value as Record<string, unknown>;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
   };
   for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024, signal: options.signal })) {
     let text = decoder.write(chunk as Buffer);
