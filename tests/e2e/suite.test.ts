@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createLogger, sleep } from '@edgeml/shared';
-import { sampleText, startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { isPlantedAnomaly, sampleText, startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
 import { automlLineProblems } from '../helpers/automl.js';
 import { editDistance } from '../helpers/text.js';
 import { runUntilIdle } from '../helpers/suite.js';
@@ -16,7 +16,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const silent = createLogger({ name: 'e2e', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 interface JournalRecord {
-  body: { schema?: string; source?: { path: string; sha256: string }; outputs?: { label?: string; score?: number }; model?: { name: string }; text?: string };
+  body: { schema?: string; part?: string; source?: { path: string; sha256: string }; outputs?: { label?: string; score?: number; flagged?: { row: number }[] }; model?: { name: string }; text?: string };
   properties: Record<string, string>;
 }
 
@@ -56,7 +56,7 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
 
       const journal = await readJournal(path.join(workDir, 'hub', 'upstream.jsonl'));
       const results = journal.filter((r) => r.body.schema === 'edgeml.inference.result/v1');
-      const cls = results.filter((r) => r.body.model?.name !== undefined && r.properties['schema'] === 'edgeml.inference.result/v1' && r.body.outputs?.label !== undefined);
+      const cls = results.filter((r) => r.body.part === 'result:cls' && r.body.model?.name !== undefined && r.properties['schema'] === 'edgeml.inference.result/v1' && r.body.outputs?.label !== undefined);
       const imagePaths = new Set(cls.map((r) => r.body.source!.path));
       assert.equal(imagePaths.size, 12, `a classification result for each of the 12 sample images (got ${imagePaths.size})`);
       const correct = cls.filter((r) => (r.body.source!.path.includes('rot180') ? '180' : '0') === r.body.outputs!.label).length;
@@ -72,6 +72,12 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
         chars += truth.length;
       }
       assert.ok(edits / chars < 0.1, `character error rate ${((100 * edits) / chars).toFixed(1)} %: ${read.map((r) => r.body.text).join(' | ')}`);
+      // Tabular inference: the telemetry's 8 windows of 64 rows, scored by the bundled anomaly model; its planted rows flagged.
+      const windows = results.filter((r) => r.body.part?.startsWith('result:anomaly.w') === true);
+      assert.equal(windows.length, 8, windows.map((r) => r.body.part).join(', '));
+      const flagged = windows.flatMap((r) => r.body.outputs?.flagged ?? []).map((f) => f.row).sort((a, b) => a - b);
+      assert.deepEqual(flagged, Array.from({ length: 500 }, (_, i) => i).filter(isPlantedAnomaly));
+      assert.equal(windows.filter((r) => r.properties['label'] === 'anomaly').length, 5);
       assert.equal(summary.upstreamMessages, journal.length);
     } finally {
       await rm(workDir, { recursive: true, force: true });
