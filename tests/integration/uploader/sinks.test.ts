@@ -137,7 +137,8 @@ describe('uploader sinks', function () {
           assert.equal((r.payload as { requeued: number }).requeued, 1);
           await waitFor(() => t2.completions().length === 2, 10_000, 'the retry');
           assert.equal(t2.completions()[1]?.outcome, 'uploaded');
-          assert.ok(!(await readdir(qdir)).some((f) => f.endsWith('artifact.png')), 'quarantine copy removed once uploaded');
+          // The copy goes right after the commit, which may reach the completion first: wait for it, bounded.
+          await waitFor(async () => !(await readdir(qdir)).some((f) => f.endsWith('artifact.png')), 10_000, 'quarantine copy removed once uploaded');
         } finally {
           await t2.stop();
         }
