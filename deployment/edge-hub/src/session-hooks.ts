@@ -98,7 +98,11 @@ export function createSessionHooks(p: SessionHookParts): BrokerHooks {
         subs.map((s) => s.topic),
         true,
       );
-      if (id !== undefined && connections.takesInputs(id.moduleId)) p.delivery.scheduleModule(id.moduleId);
+      if (id === undefined) return;
+      // A desired patch made between the module's twin GET and this SUBSCRIBE was not pushed (no
+      // subscription yet): send the difference from the document the GET returned.
+      if (subs.some((s) => subscriptionFeature(id, s.topic) === 'desired')) p.twins.catchUp(client, id.moduleId);
+      if (connections.takesInputs(id.moduleId)) p.delivery.scheduleModule(id.moduleId);
     },
 
     unsubscribe(topics, client) {

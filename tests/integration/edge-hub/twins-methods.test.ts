@@ -18,7 +18,7 @@ describe('edge hub twins and direct methods, two modules at once', function () {
     t = await tempDir();
     hub = await startHub({
       workDir: t.dir,
-      manifest: manifest({ modules: ['x', 'y', 'spy'], routes: {}, desired: { x: { batch: 4, nested: { a: 1, b: 2 } }, y: { batch: 9 } } }),
+      manifest: manifest({ modules: ['x', 'y', 'spy', 'late'], routes: {}, desired: { x: { batch: 4, nested: { a: 1, b: 2 } }, y: { batch: 9 } } }),
     });
     const make = async (m: 'x' | 'y'): Promise<[EdgeClient, DesiredUpdate[]]> => {
       const c = await createEdgeClientFromEnvironment(logger, hub.moduleEnv(m));
@@ -91,6 +91,30 @@ describe('edge hub twins and direct methods, two modules at once', function () {
     assert.deepEqual((await hub.invokeMethod('x', 'noSuchMethod', {}, { responseTimeoutMs: 400 })).status, 504);
     assert.ok(Date.now() - started < 3000);
     assert.equal((await hub.invokeMethod('spy', 'whoami', {})).status, 404);
+  });
+
+  it('sends a module the desired patch made between its twin GET and its SUBSCRIBE to patches', async () => {
+    const c = await rawClient(hub, 'late');
+    const seen: Array<{ topic: string; body: string }> = [];
+    c.on('message', (topic, payload) => seen.push({ topic, body: payload.toString() }));
+    try {
+      await c.subscribeAsync('$iothub/twin/res/#', { qos: 0 });
+      c.publish('$iothub/twin/GET/?$rid=g1', ' ');
+      await waitUntil(() => seen.length === 1, 5000, 'twin GET reply');
+      const version = Number((JSON.parse(seen[0]?.body ?? '{}') as { desired: Record<string, unknown> }).desired['$version']);
+      // Like the SDK: GET first, then the subscription to patches; a patch in between is not pushed at once.
+      assert.equal(await hub.patchDesired('late', { between: true }), version + 1);
+      await sleep(100);
+      assert.equal(seen.length, 1, 'nothing pushed before the subscription');
+      await c.subscribeAsync('$iothub/twin/PATCH/properties/desired/#', { qos: 0 });
+      await waitUntil(() => seen.length === 2, 5000, 'the patch made before the subscription');
+      assert.equal(seen[1]?.topic, `$iothub/twin/PATCH/properties/desired/?$version=${version + 1}`);
+      assert.deepEqual(JSON.parse(seen[1]?.body ?? '{}'), { between: true, $version: version + 1 });
+      await sleep(200);
+      assert.equal(seen.length, 2, 'sent once');
+    } finally {
+      await c.endAsync(true);
+    }
   });
 
   it('sends a module that reconnects without re-reading its twin the desired changes it missed', async () => {
