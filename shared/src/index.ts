@@ -5,6 +5,7 @@ export { Counter, Gauge, Histogram, Registry, createMetricsRegistry, startOpsSer
 export { DEFAULT_DATA_ROOT, dataPaths, resolveInside, isWithin, toRelative, type DataPaths } from './paths.js';
 export { sha256File, sha256, writeFileAtomic, writeStreamHashed, fsyncDir, moveFile, TEMP_FILE_PREFIX, type HashedWriteOptions } from './files.js';
 export { startWorker } from './workers.js';
+export { ActivityWindow, type ActivitySummary, type ActivityWindowOptions } from './activity.js';
 export { MODULE_ENDPOINTS, MODULE_NAMES, type ModuleName, type InputName, type OutputName } from './contracts/endpoints.js';
 export {
   SCHEMAS,

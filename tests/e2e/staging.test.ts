@@ -41,6 +41,11 @@ describe('e2e: staging holds no tensor after a run (npm start -- --until-idle)',
       // A classification and a detection per image, then the OCR chain's orientation and reading per crop.
       assert.ok(summary.inferred >= 52 * 2, `at least a classification and a detection result for each of the 52 images: ${summary.inferred}`);
       assert.equal(summary.chainResults, 52, 'one text-reading result per image');
+      // The progress lines carry each stage's items/s over the last minute (getStatus `activity`): every stage showed work.
+      const peak = new Map<string, number>();
+      for (const m of stdout.matchAll(/(\w+):running\([^)]* (\d+\.\d\d)\/s\)/g)) peak.set(m[1]!, Math.max(peak.get(m[1]!) ?? 0, Number(m[2])));
+      process.stdout.write(`      peak items/s per stage in the progress lines: ${JSON.stringify(Object.fromEntries(peak))}\n`);
+      for (const stage of ['watcher', 'transformer', 'inferencer', 'aggregator', 'uploader']) assert.ok((peak.get(stage) ?? 0) > 0, `${stage} showed a rate above 0 in a progress line`);
       const staging = await filesUnder(path.join(workDir, 'data', 'staging'));
       const tensors = staging.filter((f) => f.name.endsWith('.npy'));
       process.stdout.write(`      staging after the run: ${staging.length} files, ${staging.reduce((n, f) => n + f.bytes, 0)} bytes (${tensors.length} tensors)\n`);

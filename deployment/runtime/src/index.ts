@@ -5,7 +5,7 @@ export { parseManifest, loadManifest, resolvePlaceholders, mapContainerPath, typ
 export { parseEnv, readEnvFile } from './env-file.js';
 export { ModuleProcess, shouldRestart, type ModuleProcessState, type SupervisedSpec } from './supervisor.js';
 export { generateSamples, isPlantedAnomaly, renderTextImage, sampleText, telemetryCsv, type SampleSet } from './samples.js';
-export { isIdle, watcherCounts, moduleCounts, type WatcherCounts } from './status.js';
+export { isIdle, watcherCounts, moduleCounts, moduleActivity, formatActivity, type WatcherCounts, type StageActivity } from './status.js';
 export { parseStartArgs, START_USAGE, type StartArgs } from './args.js';
 export { buildPatch, parseValue } from './cli/patch.js';
 export { runCli, cliUsage, type CliIo } from './cli/main.js';

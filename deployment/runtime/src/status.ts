@@ -68,3 +68,28 @@ export function moduleCounts(payload: unknown): Record<string, number> {
   }
   return out;
 }
+
+/** A stage's last minute as its getStatus `activity` reports it (see shared `ActivityWindow`). */
+export interface StageActivity {
+  readonly perSecond: number;
+  readonly items: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+const msOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A module's `activity` from its getStatus payload, or undefined when it reports none. */
+export function moduleActivity(payload: unknown): StageActivity | undefined {
+  const a = (payload as { activity?: Record<string, unknown> } | null)?.activity;
+  if (a === undefined || a === null || typeof a !== 'object') return undefined;
+  return { perSecond: num(a['perSecond']), items: num(a['items']), p50Ms: msOrNull(a['p50Ms']), p99Ms: msOrNull(a['p99Ms']) };
+}
+
+const fmtMs = (ms: number | null): string => (ms === null ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`);
+
+/** `4.20/s p50 310 ms p99 1.2 s` (last minute), or '' when the module reports no activity. */
+export function formatActivity(a: StageActivity | undefined): string {
+  if (a === undefined) return '';
+  return `${a.perSecond.toFixed(2)}/s p50 ${fmtMs(a.p50Ms)} p99 ${fmtMs(a.p99Ms)}`;
+}

@@ -1,5 +1,5 @@
 import type { ModuleProcessState } from './supervisor.js';
-import { moduleCounts, watcherCounts } from './status.js';
+import { formatActivity, moduleActivity, moduleCounts, watcherCounts } from './status.js';
 
 export interface ViewModel {
   readonly elapsedMs: number;
@@ -22,7 +22,10 @@ function fmtCounts(c: Record<string, number>): string {
     .join(' ');
 }
 
-/** The live view for a terminal: per-stage counts, a progress bar while a backlog drains, latest results, errors. */
+/**
+ * The live view for a terminal: a progress bar while a backlog drains, per stage its items/s and p50/p99 time
+ * in the stage over the last minute (each module's getStatus `activity`) beside its totals, latest results, alerts.
+ */
 export function renderView(m: ViewModel): string {
   const lines: string[] = [];
   const w = watcherCounts(m.statuses['watcher']);
@@ -31,9 +34,12 @@ export function renderView(m: ViewModel): string {
     const closed = w.completed + w.deadLettered;
     lines.push(`progress ${bar(closed, Math.max(w.detected, closed))}  pending=${w.pending} inFlight=${w.inFlight} deadLettered=${w.deadLettered}`);
   }
+  lines.push(`  ${'stage'.padEnd(12)} ${'state'.padEnd(8)} ${'last minute: items/s and time in the stage'.padEnd(44)} totals`);
   for (const p of m.processes) {
     const counts = moduleCounts(m.statuses[p.name]);
-    lines.push(`  ${p.name.padEnd(12)} ${p.state.padEnd(8)} pid=${String(p.pid ?? '-').padEnd(7)} restarts=${p.restarts}  ${fmtCounts(counts)}`);
+    const activity = formatActivity(moduleActivity(m.statuses[p.name])) || '-';
+    const restarts = p.restarts > 0 ? ` restarts=${p.restarts}` : '';
+    lines.push(`  ${p.name.padEnd(12)} ${p.state.padEnd(8)} ${activity.padEnd(44)} ${fmtCounts(counts)}${restarts}`);
   }
   if (m.latestResults.length > 0) {
     lines.push('latest results:');
@@ -51,7 +57,9 @@ export function renderLine(m: ViewModel): string {
   const parts = [`t=${(m.elapsedMs / 1000).toFixed(0)}s`, `upstream=${m.upstreamCount}`];
   for (const p of m.processes) {
     const c = moduleCounts(m.statuses[p.name]);
-    parts.push(`${p.name}:${p.state}${Object.keys(c).length > 0 ? `(${fmtCounts(c)})` : ''}`);
+    const a = moduleActivity(m.statuses[p.name]);
+    const rate = a === undefined ? '' : ` ${a.perSecond.toFixed(2)}/s`;
+    parts.push(`${p.name}:${p.state}${Object.keys(c).length > 0 ? `(${fmtCounts(c)}${rate})` : ''}`);
   }
   return parts.join(' ');
 }

@@ -1,4 +1,4 @@
-import { EdgeMLError, MODULE_ENDPOINTS, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
+import { ActivityWindow, EdgeMLError, MODULE_ENDPOINTS, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import type { AggregatorConfig } from './config.js';
 import { Gatherings } from './gather.js';
 import { Intake } from './intake.js';
@@ -43,8 +43,9 @@ export function createAggregatorApp(deps: ModuleDeps): AggregatorApp {
 
   const gatherings = new Gatherings({ maxRuns: () => cfg().maxRuns, gatherTimeoutMs: () => cfg().gatherTimeoutMs, nowMs: () => now().getTime() });
   const outputs = new Outputs({ edge, logger, now, signal: work.signal, counts, metrics });
-  const intake = new Intake({ gatherings, outputs, counts, metrics, logger, config: cfg, now, isStopping: () => stopping !== undefined, signal: work.signal });
-  const status = (): Record<string, unknown> => ({ gathering: gatherings.size, counts: { ...counts } });
+  const activity = new ActivityWindow({ now: () => now().getTime() });
+  const intake = new Intake({ gatherings, outputs, counts, activity, metrics, logger, config: cfg, now, isStopping: () => stopping !== undefined, signal: work.signal });
+  const status = (): Record<string, unknown> => ({ gathering: gatherings.size, counts: { ...counts }, activity: activity.summary() });
   const reporter = new StatusReporter({ edge, logger, snapshot: () => ({ ...status(), at: now().toISOString() }) });
 
   return {

@@ -11,6 +11,7 @@ import {
   errorCode,
   errorMessage,
   parseMessage,
+  type ActivityWindow,
   type ChainLink,
   type IncomingMessage,
   type InferenceResultMessage,
@@ -30,6 +31,8 @@ export interface IntakeOptions {
   readonly gatherings: Gatherings;
   readonly outputs: Outputs;
   readonly counts: AggregatorCounts;
+  /** Files whose chain result was sent in the last minute, with the time from the plan to the result (getStatus `activity`). */
+  readonly activity: ActivityWindow;
   readonly metrics: AggregatorMetrics;
   readonly logger: Logger;
   readonly config: () => AggregatorConfig;
@@ -140,7 +143,9 @@ export class Intake {
       const result = buildChainResult(run, { minConfidence: c.minConfidence, now: this.#o.now() });
       await this.#o.outputs.sendResult(result);
       this.#o.gatherings.finish(run);
-      this.#o.metrics.gatherSeconds.observe({ chain: run.chain }, (this.#o.now().getTime() - run.startedAtMs) / 1000);
+      const tookMs = this.#o.now().getTime() - run.startedAtMs;
+      this.#o.metrics.gatherSeconds.observe({ chain: run.chain }, tookMs / 1000);
+      this.#o.activity.record(tookMs);
       this.#o.logger.debug({ id: run.id, chain: run.chain, items: result.items.length, text: result.text.slice(0, 200) }, 'chain result sent');
     } catch (err: unknown) {
       // Not sent: the run stays and is handed back when it times out (or the watcher re-emits).

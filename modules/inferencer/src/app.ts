@@ -7,7 +7,7 @@
  *   twin ──► models/serving (store → verify → session → warm-up → swap)   methods ──► reloadModel
  */
 import { setMaxListeners } from 'node:events';
-import { EdgeMLError, errorMessage, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
+import { ActivityWindow, EdgeMLError, errorMessage, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import { createAdmission, type Admission } from './admission.js';
 import { createBatcher, type Batcher, type BatcherClock } from './batcher.js';
 import { INFERENCER_DEFAULTS, type InferencerConfig } from './config.js';
@@ -58,6 +58,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   // Every send retry of every tensor in flight listens for the stop; that is by design.
   setMaxListeners(0, stopController.signal);
   const counts = createCounts();
+  const activity = new ActivityWindow({ now: () => deps.now().getTime() });
   let config: InferencerConfig | undefined;
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -105,7 +106,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       for (const q of info.queueMs) metrics.queueTime.observe({ profile }, q / 1000);
     },
   });
-  const intake = new Intake({ paths, serving: models, admission, batcher: batches, outputs, staging, config: () => config!, counts, metrics, logger, signal: stopController.signal });
+  const intake = new Intake({ paths, serving: models, admission, batcher: batches, outputs, staging, config: () => config!, counts, activity, metrics, logger, signal: stopController.signal });
 
   const decisions = new RolloutDecisions(paths.state(INFERENCER_MODULE_NAME), logger);
   const rollout: RolloutManager = new RolloutManager({
@@ -122,7 +123,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   /** The configuration the models serve (a promoted rollout candidate in place of its live entry). */
   let effective: InferencerConfig | undefined;
 
-  const reporting: Reporting = new Reporting({ edge, logger, now: deps.now, models, batches, admission, pool, staging, outputs, counts, metrics, config: () => config });
+  const reporting: Reporting = new Reporting({ edge, logger, now: deps.now, models, batches, admission, pool, staging, outputs, counts, activity, metrics, config: () => config });
 
   // ---- the app ---------------------------------------------------------------------------------
   const app: InferencerApp = {

@@ -13,6 +13,7 @@ import {
   parseMessage,
   resolveInside,
   type DataPaths,
+  type ActivityWindow,
   type Logger,
   type TensorMessage,
 } from '@edgeml/shared';
@@ -46,6 +47,8 @@ export interface IntakeOptions {
   readonly staging: StagingFiles;
   readonly config: () => InferencerConfig;
   readonly counts: InferencerCounts;
+  /** Tensors turned into a result in the last minute, with their time in the inferencer (getStatus `activity`). */
+  readonly activity: ActivityWindow;
   readonly metrics: InferencerMetrics;
   readonly logger: Logger;
   /** Aborted when the module stops. */
@@ -71,6 +74,7 @@ export class Intake {
   async handle(body: Buffer): Promise<void> {
     const o = this.#o;
     o.counts.received++;
+    const finished = o.activity.start();
     let msg: TensorMessage;
     try {
       msg = parseMessage(body, SCHEMAS.tensor);
@@ -107,6 +111,7 @@ export class Intake {
       const batched = await o.batcher.push(batchKey(profile, msg.tensor.dtype, itemShape), queued, batching);
       const { model: resultModel, post, inferMs, comparison } = batched.result;
       await o.outputs.sendResult(msg, resultModel, post, { batchSize: batched.batchSize, queueMs: batched.queueMs, inferMs }, comparison);
+      finished();
     } catch (err: unknown) {
       await this.#failed(msg, err);
     } finally {

@@ -3,7 +3,7 @@
  * properties after every model change, the periodic `status` reported property, and the CUDA
  * fallback (reported always, alerted when `cuda` was asked for explicitly, once per reason).
  */
-import type { EdgeClient, Logger } from '@edgeml/shared';
+import type { ActivityWindow, EdgeClient, Logger } from '@edgeml/shared';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import { INFERENCER_DEFAULTS, type InferencerConfig } from './config.js';
@@ -26,6 +26,7 @@ export interface ReportingParts {
   readonly staging: StagingFiles;
   readonly outputs: Outputs;
   readonly counts: InferencerCounts;
+  readonly activity: ActivityWindow;
   readonly metrics: InferencerMetrics;
   readonly config: () => InferencerConfig | undefined;
 }
@@ -41,7 +42,7 @@ export class Reporting {
 
   /** The `getStatus` payload (small, JSON-safe). */
   status(): Record<string, unknown> {
-    const { models, batches, admission, pool, staging, counts } = this.#p;
+    const { models, batches, admission, pool, staging, counts, activity } = this.#p;
     return {
       onnxruntimeVersion: ORT_VERSION,
       executionProvider: models.runtimeState(),
@@ -55,6 +56,7 @@ export class Reporting {
       sessions: { workers: pool.workers, open: pool.sessions },
       staging: { filesHeld: staging.held, filesRemoved: staging.removed.files, bytesRemoved: staging.removed.bytes },
       counts: { ...counts },
+      activity: activity.summary(),
     };
   }
 

@@ -128,7 +128,7 @@ export function createTransformerApp(deps: ModuleDeps, parts: TransformerParts =
       return stopping;
     },
     // `counts` is the shape every module's getStatus shares (the local runtime's live view reads it).
-    status: () => ({ ...snapshot(), counts: book.counts() }),
+    status: () => ({ ...snapshot(), counts: book.counts(), activity: book.activity.summary() }),
     ready() {
       const reasons: string[] = [];
       if (config === undefined) reasons.push('not configured');

@@ -30,6 +30,7 @@ export function createDispatcher(deps: {
   const { paths, handlers, outputs, book, metrics, logger, signal } = deps;
   return async (msg, c) => {
     const kind = msg.source.kind;
+    const finished = book.activity.start();
     try {
       const file = await timeStage(metrics, 'resolve', () => resolveInside(paths.share, msg.source.path, { mustBeFile: true }));
       const { size } = await stat(file);
@@ -40,6 +41,7 @@ export function createDispatcher(deps: {
       else if (c.unknownKinds === 'forwardRaw') await handlers.raw(msg, file, size, c);
       else throw new EdgeMLError('UNSUPPORTED_KIND', `files of kind '${kind}' (${msg.source.extension || 'no extension'}) are not transformed; set unknownKinds to 'forwardRaw' to upload them as they are`);
       book.item(kind, 'forwarded');
+      finished();
     } catch (err: unknown) {
       if (signal.aborted) {
         // Stopping: not the file's fault. Leave it; the watcher re-emits it after a restart.

@@ -1,4 +1,4 @@
-import type { EdgeClient, Logger } from '@edgeml/shared';
+import { ActivityWindow, type EdgeClient, type Logger } from '@edgeml/shared';
 import type { DeadLetterCode } from './errors.js';
 import type { TransformerMetrics } from './metrics.js';
 
@@ -40,10 +40,13 @@ export class StatusBook {
   readonly #counts = { received: 0, forwarded: 0, deadLettered: 0, shed: 0, duplicates: 0, sendFailed: 0, detections: 0, crops: 0, orientations: 0, ignored: 0 };
   readonly #failuresByCode: Record<string, number> = {};
   #lastDeadLetter: TransformerStatus['lastDeadLetter'] = null;
+  /** Items forwarded and chain steps done in the last minute, with their time in the transformer (getStatus `activity`). */
+  readonly activity: ActivityWindow;
 
   constructor(metrics: TransformerMetrics, now: () => Date) {
     this.#metrics = metrics;
     this.#now = now;
+    this.activity = new ActivityWindow({ now: () => now().getTime() });
   }
 
   received(): void {

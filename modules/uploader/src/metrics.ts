@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from '@edgeml/shared';
+import { ActivityWindow, Counter, Gauge, type Registry } from '@edgeml/shared';
 import { QUEUE_CLASSES, type QueueClass } from './config.js';
 import type { UploadQueue } from './context.js';
 import type { UploadResult } from './sink.js';
@@ -37,8 +37,12 @@ export class UploaderMetrics {
   readonly #deadLetters: Counter;
   readonly #held: Counter;
 
+  /** Items committed in the last minute, with their time from the queue to the commit (getStatus `activity`). */
+  readonly activity: ActivityWindow;
+
   constructor(registry: Registry, queue: UploadQueue, nowMs: () => number) {
     this.#nowMs = nowMs;
+    this.activity = new ActivityWindow({ now: nowMs });
     const registers = [registry];
     const usageOf = (cls: QueueClass) => (queue.isClosed ? undefined : queue.usage(cls));
     const perClass = (name: string, help: string, value: (u: ReturnType<UploadQueue['usage']>) => number): void => {
@@ -78,7 +82,9 @@ export class UploaderMetrics {
     this.#deadLetters = new Counter({ name: 'edgeml_uploader_dead_lettered_total', help: 'Parts acknowledged as dead-lettered, by error code.', labelNames: ['code'], registers });
   }
 
-  uploaded(cls: QueueClass, result: UploadResult): void {
+  /** An item committed; `enqueuedAtMs` is when it entered the queue (its time in the uploader, outages included). */
+  uploaded(cls: QueueClass, result: UploadResult, enqueuedAtMs: number): void {
+    this.activity.record(this.#nowMs() - enqueuedAtMs);
     this.#uploadedItems.inc({ class: cls, outcome: result.outcome });
     this.#uploadedBytes.inc({ class: cls }, result.bytesSent);
     this.#recentBytes.push({ t: this.#nowMs(), bytes: result.bytesSent });

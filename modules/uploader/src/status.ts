@@ -70,6 +70,7 @@ export class UploaderStatus {
       totals: { ...totals },
       // The counts shape every module's getStatus shares (read by the local runtime's view and summary).
       counts: { uploaded: totals.uploaded, alreadyPresent: totals.alreadyPresent, quarantined: totals.quarantined, deadLettered: totals.deadLettered },
+      activity: this.#metrics.activity.summary(),
     };
   }
 

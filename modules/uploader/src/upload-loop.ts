@@ -205,7 +205,7 @@ export class UploadLoop {
       outbox: [...acksOf(p, rows).map((a) => this.#acks.body(a, 'uploaded', { blob })), ...also],
     }, { durable });
     this.#acks.committed();
-    this.#metrics.uploaded(item.cls, result);
+    this.#metrics.uploaded(item.cls, result, item.enqueuedAtMs);
     this.#ctx.logger.debug({ name: result.name, md5: result.md5, outcome: result.outcome, bytesSent: result.bytesSent, blocksSkipped: result.blocksSkipped }, 'uploaded');
   }
 

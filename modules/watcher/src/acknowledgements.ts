@@ -4,7 +4,7 @@
  * Acknowledgements arriving together (MQTT delivers several per socket read) share one
  * transaction: one fsync, not one each.
  */
-import type { CompletionMessage, Logger } from '@edgeml/shared';
+import type { ActivityWindow, CompletionMessage, Logger } from '@edgeml/shared';
 import type { Dispositions } from './dispositions.js';
 import type { AckResult, Ledger } from './ledger.js';
 import type { LimitedLog } from './limited-log.js';
@@ -46,6 +46,8 @@ export interface AcknowledgementsOptions {
   readonly now: () => number;
   /** A slot may have been freed: run the loop soon. */
   readonly wake: () => void;
+  /** Sources completed in the last minute, with their time from detection to completion (getStatus `activity`). */
+  readonly activity: ActivityWindow;
 }
 
 interface Waiting {
@@ -148,6 +150,7 @@ export class Acknowledgements {
     const { merge, item } = r;
     if (merge.verdict === 'completed') {
       this.#o.metrics.completed.inc();
+      this.#o.activity.record(this.#o.now() - item.detectedAt);
       if (item.failedPaths.length > 0) {
         this.#o.metrics.lateCompletions.inc();
         this.#o.log.info({ id: item.id, path: item.path, parts: merge.expectedParts, failedPaths: item.failedPaths }, 'a dead-lettered source completed after all; its inputs leave failed/');

@@ -10,7 +10,7 @@
  * Acknowledgements arrive concurrently on the input and go to `acknowledgements`, which only
  * touches the ledger (transactions) and files under a per-path lock (`dispositions`).
  */
-import { EdgeMLError, errorMessage, isWithin, sleep, type CompletionMessage, type DataPaths, type EdgeClient, type Logger } from '@edgeml/shared';
+import { ActivityWindow, EdgeMLError, errorMessage, isWithin, sleep, type CompletionMessage, type DataPaths, type EdgeClient, type Logger } from '@edgeml/shared';
 import { Acknowledgements, type CompletionResult } from './acknowledgements.js';
 import { CompletionTimer } from './completion-timer.js';
 import type { WatcherConfig } from './config.js';
@@ -104,9 +104,10 @@ export class Reconciler {
     });
     this.#scan = new InventoryScan({ inboxReal: options.inboxReal, ledger, intake: this.#intake, dispositions, log, limited, metrics, now, config, wake });
     this.#timer = new CompletionTimer({ ledger, dispositions, log, metrics, now, config, signal });
-    this.#acks = new Acknowledgements({ ledger, dispositions, log, limited, metrics, now, wake });
+    const activity = new ActivityWindow({ now });
+    this.#acks = new Acknowledgements({ ledger, dispositions, log, limited, metrics, now, wake, activity });
     this.#reprocessor = new Reprocessor({ paths, inboxReal: options.inboxReal, ledger, log, metrics, now, config, hint: (abs) => this.hint(abs) });
-    this.#status = { paths, ledger, intake: this.#intake, emission: this.#emission, scan: this.#scan, metrics, config };
+    this.#status = { paths, ledger, intake: this.#intake, emission: this.#emission, scan: this.#scan, metrics, config, activity };
   }
 
   /** Applies a new configuration at once; patterns take effect on a fresh inventory. */

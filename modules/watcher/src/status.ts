@@ -2,7 +2,7 @@
  * The watcher's status, read from its parts: the object `getStatus` returns and the `status`
  * reported property summarise, and the gauges refreshed after every tick.
  */
-import type { DataPaths } from '@edgeml/shared';
+import type { ActivityWindow, DataPaths } from '@edgeml/shared';
 import type { WatcherConfig } from './config.js';
 import type { Emission } from './emission.js';
 import type { Intake } from './intake.js';
@@ -18,6 +18,7 @@ export interface StatusSources {
   readonly scan: InventoryScan;
   readonly metrics: WatcherMetrics;
   readonly config: () => WatcherConfig;
+  readonly activity: ActivityWindow;
 }
 
 export function updateGauges(s: StatusSources): void {
@@ -50,6 +51,8 @@ export function watcherStatus(s: StatusSources): Record<string, unknown> {
       gone: counts.gone,
       waiting: candidates.unstable + candidates.unreadable,
     },
+    // Files completed in the last minute and their time from detection to completion.
+    activity: s.activity.summary(),
     initialScanDone: last !== undefined,
     inbox: s.paths.inbox,
     items: counts,

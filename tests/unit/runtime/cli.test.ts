@@ -48,7 +48,7 @@ describe('edgeml CLI', () => {
       { name: 'watcher', state: 'running', pid: 11, restarts: 0 },
       { name: 'uploader', state: 'running', pid: 12, restarts: 1 },
     ],
-    modules: { watcher: { counts: { detected: 3, completed: 2 } }, uploader: { counts: { uploaded: 5 } } },
+    modules: { watcher: { counts: { detected: 3, completed: 2 }, activity: { windowMs: 60_000, items: 2, perSecond: 0.03, p50Ms: 1800, p99Ms: 2400 } }, uploader: { counts: { uploaded: 5 } } },
     hub: { connected: ['uploader', 'watcher'], metricsPort: 9999 },
     upstreamCount: 7,
   };
@@ -90,8 +90,9 @@ describe('edgeml CLI', () => {
     assert.deepEqual(JSON.parse(piped.out), statusBody);
     const tty = await run(['status', '--workdir', dir], { tty: true });
     assert.throws(() => JSON.parse(tty.out) as unknown);
-    assert.match(tty.out, /^module\s+state\s+pid\s+restarts\s+counts$/m);
-    assert.match(tty.out, /^uploader\s+running\s+12\s+1\s+uploaded=5$/m);
+    assert.match(tty.out, /^module\s+state\s+pid\s+restarts\s+last minute\s+counts$/m);
+    assert.match(tty.out, /^watcher\s+running\s+11\s+0\s+0\.03\/s p50 1\.8 s p99 2\.4 s\s+detected=3 completed=2$/m);
+    assert.match(tty.out, /^uploader\s+running\s+12\s+1\s+-\s+uploaded=5$/m);
     assert.match(tty.out, /hub metrics http:\/\/127\.0\.0\.1:9999\/metrics/);
     const forced = await run(['status', '--workdir', dir, '--json'], { tty: true });
     assert.deepEqual(JSON.parse(forced.out), statusBody);

@@ -137,17 +137,24 @@ describe('runtime: manifest, env, args, CLI, status (pure)', () => {
   it('renders the live view and plain lines', () => {
     const model = {
       elapsedMs: 12_000,
-      processes: [{ name: 'watcher', state: 'running' as const, pid: 42, restarts: 1, lastExit: undefined }],
-      statuses: { watcher: { counts: { detected: 10, completed: 5, deadLettered: 1, inFlight: 4, pending: 0 } } },
+      processes: [
+        { name: 'watcher', state: 'running' as const, pid: 42, restarts: 1, lastExit: undefined },
+        { name: 'inferencer', state: 'running' as const, pid: 43, restarts: 0, lastExit: undefined },
+      ],
+      statuses: {
+        watcher: { counts: { detected: 10, completed: 5, deadLettered: 1, inFlight: 4, pending: 0 }, activity: { windowMs: 60_000, items: 5, perSecond: 0.5, p50Ms: 2150, p99Ms: 12_400 } },
+        inferencer: { counts: { results: 9 }, activity: { windowMs: 60_000, items: 0, perSecond: 0, p50Ms: null, p99Ms: null } },
+      },
       upstreamCount: 7,
       latestResults: ['inbox/a.png → cls label=0 score=0.990'],
       errors: ['transformer INPUT_MALFORMED: truncated'],
     };
     const view = renderView(model);
     assert.match(view, /\[#+\.+\] 6\/10/);
-    assert.match(view, /watcher\s+running\s+pid=42\s+restarts=1/);
+    assert.match(view, /watcher\s+running\s+0\.50\/s p50 2\.1 s p99 12 s\s+detected=10 .* restarts=1/);
+    assert.match(view, /inferencer\s+running\s+0\.00\/s p50 - p99 -\s+results=9$/m);
     assert.match(view, /INPUT_MALFORMED/);
-    assert.match(renderLine(model), /t=12s upstream=7 watcher:running\(detected=10/);
+    assert.match(renderLine(model), /t=12s upstream=7 watcher:running\(detected=10 .* 0\.50\/s\)/);
   });
 
   it('generates telemetry CSV with missing values and quoted commas', () => {

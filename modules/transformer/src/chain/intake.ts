@@ -165,8 +165,10 @@ export function createChainIntake(deps: ChainIntakeDeps): { onDetection: (m: Inc
       try {
         if (!(await slots.acquire())) continue;
         try {
+          const finished = book.activity.start();
           await settle(msg, part, async () => {
             book.chain('detections', await deps.crop(msg, name, deps.config()));
+            finished();
           });
         } finally {
           slots.release();
@@ -194,8 +196,10 @@ export function createChainIntake(deps: ChainIntakeDeps): { onDetection: (m: Inc
     try {
       await orientations.run(() =>
         settle(msg, msg.part, async () => {
+          const finished = book.activity.start();
           await deps.orient(msg as OrientMessage, deps.config());
           book.chain('orientations');
+          finished();
         }),
       );
     } finally {

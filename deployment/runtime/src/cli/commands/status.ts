@@ -1,4 +1,4 @@
-import { moduleCounts } from '../../status.js';
+import { formatActivity, moduleActivity, moduleCounts } from '../../status.js';
 import { EXIT_CODES, exitCodeForMethodStatus, usageError, type CliCommand, type ExitCode } from '../command.js';
 import { callControl, readRuntimeInfo } from '../control-client.js';
 import { renderTable, toJson } from '../render.js';
@@ -44,9 +44,9 @@ function renderStatus(s: StatusReply): string {
           : Object.entries(counts)
               .map(([k, v]) => `${k}=${v}`)
               .join(' ');
-      return [p.name, p.state, String(p.pid ?? '-'), String(p.restarts), detail];
+      return [p.name, p.state, String(p.pid ?? '-'), String(p.restarts), formatActivity(moduleActivity(answer)) || '-', detail];
     });
-    lines.push('', renderTable(['module', 'state', 'pid', 'restarts', 'counts'], rows));
+    lines.push('', renderTable(['module', 'state', 'pid', 'restarts', 'last minute', 'counts'], rows));
   }
   return `${lines.join('\n')}\n`;
 }
