@@ -16,6 +16,7 @@ export { flatten, renderTable, renderTree } from './cli/render.js';
 export { readLines } from './cli/follow.js';
 export { statusExitCode } from './cli/commands/status.js';
 export { upstreamLine } from './cli/commands/upstream.js';
+export { FileResults, describeFile, oneLine, RESULT_LINE_TEXT_CHARS, type FileSummary, type ChainSummary, type PartSummary, type AnomalySummary } from './results.js';
 export { REPO_ROOT, DEFAULT_WORK_DIR } from './repo-root.js';
 export { renderView, renderLine, type ViewModel } from './view.js';
 export { followUpstream, type UpstreamRecord } from './upstream.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -149,5 +149,50 @@ describe('edgeml CLI', () => {
     const tty = await run(['upstream', '--workdir', dir], { tty: true });
     assert.equal(tty.out, `${upstreamLine(piped.out.trim())}\n`);
     assert.match(tty.out, /^t1 {2}inferencer\/results {2}\[label=0\] {2}\{"score":0\.9\}$/m);
+  });
+
+  it('results prints one line per source file (JSON object when piped), also from a stopped run, and follows changes', async () => {
+    const source = { path: 'inbox/sample-08.jpg', sha256: '81fdc7f2', sizeBytes: 3920, detectedAt: '2026-12-04T09:33:26.406Z' };
+    const record = (receivedAt: string, body: Record<string, unknown>): string => `${JSON.stringify({ receivedAt, source: '/messages/modules/x/outputs/results', properties: {}, body: { id: '81fdc7f2', source, ...body } })}\n`;
+    const det = record('2026-12-04T09:33:29.100Z', { schema: 'edgeml.inference.result/v1', part: 'result:det', model: { name: 'paddleocr-det', version: '1' }, outputs: { boxes: [{ score: 0.99 }], boxCount: 1 } });
+    const read = (text: string): string =>
+      record('2026-12-04T09:33:30.992Z', { schema: 'edgeml.chain.result/v1', part: 'chain:ocr', chain: 'ocr', items: [{ text, confidence: 0.9811, accepted: true }], text, upsideDown: false });
+    const journal = path.join(dir, 'results.jsonl');
+    await writeFile(journal, `${det}not json\n${record('t', { schema: 'edgeml.alert/v1', module: 'watcher' })}${read('Line 7 Stop')}`);
+    const workDir = path.join(dir, 'results-run');
+    await mkdir(workDir, { recursive: true });
+    await writeFile(path.join(workDir, 'runtime.json'), JSON.stringify({ controlUrl: control.url, upstreamJournal: journal, logsDir: dir }));
+
+    const tty = await run(['results', '--workdir', workDir], { tty: true });
+    assert.equal(tty.code, 0, tty.err);
+    assert.equal(tty.out, 'inbox/sample-08.jpg  text "Line 7 Stop" (1 line, conf 0.98)  det 1 box\n');
+    const piped = await run(['results', '--workdir', workDir]);
+    const objects = piped.out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; text?: string; boxes?: number });
+    assert.deepEqual(objects.map((o) => [o.file, o.text, o.boxes]), [['inbox/sample-08.jpg', 'Line 7 Stop', 1]]);
+
+    // A stopped runtime removed its runtime.json; the journal it left in hub/ is still read.
+    const stopped = path.join(dir, 'stopped-run');
+    await mkdir(path.join(stopped, 'hub'), { recursive: true });
+    await writeFile(path.join(stopped, 'hub', 'upstream.jsonl'), `${det}${read('Line 7 Stop')}`);
+    assert.equal((await run(['results', '--workdir', stopped], { tty: true })).out, tty.out);
+    assert.equal((await run(['results', '--workdir', path.join(dir, 'absent')])).code, EXIT_CODES.notRunning);
+    assert.equal((await run(['results', '--now', '--workdir', workDir])).code, EXIT_CODES.usage);
+
+    let out = '';
+    const stop = new AbortController();
+    const following = runCli(['results', '--follow', '--workdir', workDir], { env: {}, cwd: '/', stdoutIsTty: true, write: (t) => (out += t), warn: () => undefined, signal: stop.signal });
+    const until = async (re: RegExp): Promise<void> => {
+      for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(out, re);
+    };
+    await until(/Line 7 Stop/);
+    await appendFile(journal, `${record('t', { schema: 'edgeml.alert/v1', module: 'watcher' })}${read('Line 8 Go')}`);
+    await until(/Line 8 Go/);
+    stop.abort();
+    assert.equal(await following, EXIT_CODES.ok);
+    assert.deepEqual(out.trim().split('\n'), [
+      'inbox/sample-08.jpg  text "Line 7 Stop" (1 line, conf 0.98)  det 1 box',
+      '09:33:30  inbox/sample-08.jpg  text "Line 8 Go" (1 line, conf 0.98)  det 1 box',
+    ]);
   });
 });

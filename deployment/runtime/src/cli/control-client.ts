@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CliError, EXIT_CODES } from './command.js';
 
@@ -34,6 +34,26 @@ export async function readRuntimeInfo(workDir: string): Promise<RuntimeInfo> {
     return info;
   } catch (err: unknown) {
     throw new CliError(`${file} is not a runtime description: ${(err as Error).message}`, EXIT_CODES.failed, { cause: err });
+  }
+}
+
+/**
+ * The `$upstream` journal of the work folder: runtime.json's while it runs, else the one a stopped
+ * runtime or hub left (`<workdir>/hub/upstream.jsonl`), so results stay readable after the run.
+ * @throws CliError notRunning when neither exists
+ */
+export async function upstreamJournalOf(workDir: string): Promise<string> {
+  try {
+    return (await readRuntimeInfo(workDir)).upstreamJournal;
+  } catch (err: unknown) {
+    const left = path.join(workDir, 'hub', 'upstream.jsonl');
+    if (!(err instanceof CliError) || err.exitCode !== EXIT_CODES.notRunning) throw err;
+    return access(left).then(
+      () => left,
+      () => {
+        throw err;
+      },
+    );
   }
 }
 

@@ -5,8 +5,12 @@ import { sleep } from '@edgeml/shared';
  * Hands each complete line of `file` to `onLine`, then, with `follow`, every line appended later, until
  * `signal` aborts. A file that is truncated or replaced is read again from its start; a missing file is
  * waited for. Polls every `pollMs` (default 500): reliable on every file system, unlike fs.watch.
+ * With `follow`, `onCaughtUp` is called once, after the lines already in the file.
  */
-export async function readLines(file: string, options: { follow: boolean; signal: AbortSignal; onLine: (line: string) => void; pollMs?: number }): Promise<void> {
+export async function readLines(
+  file: string,
+  options: { follow: boolean; signal: AbortSignal; onLine: (line: string) => void; onCaughtUp?: () => void; pollMs?: number },
+): Promise<void> {
   let offset = 0;
   let partial = '';
   const drain = async (): Promise<void> => {
@@ -36,6 +40,7 @@ export async function readLines(file: string, options: { follow: boolean; signal
     if (partial.length > 0) options.onLine(partial);
     return;
   }
+  options.onCaughtUp?.();
   while (!options.signal.aborted) {
     try {
       await sleep(options.pollMs ?? 500, options.signal);

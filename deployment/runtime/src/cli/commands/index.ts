@@ -7,10 +7,11 @@ import { hubCommand } from './hub.js';
 import { invokeCommand } from './invoke.js';
 import { logsCommand } from './logs.js';
 import { modelCommand } from './model.js';
+import { resultsCommand } from './results.js';
 import { statusCommand } from './status.js';
 import { summaryCommand } from './summary.js';
 import { twinCommand } from './twin.js';
 import { upstreamCommand } from './upstream.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, twinCommand, invokeCommand, logsCommand, hubCommand, modelCommand, verifyCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, summaryCommand, upstreamCommand, resultsCommand, twinCommand, invokeCommand, logsCommand, hubCommand, modelCommand, verifyCommand];
