@@ -68,3 +68,5 @@ export {
   type TwinTarget,
   type ModelRegisteredOutcome,
 } from './model-registered/index.js';
+export { runModelLoop, type LoopOptions, type LoopSummary } from './loop/model-loop.js';
+export { LOOP_SUBJECTS, tableDatasets, type LoopModel, type LoopSubject } from './loop/subjects.js';
