@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createLogger, sleep } from '@edgeml/shared';
-import { isPlantedAnomaly, sampleText, startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
+import { isPlantedAnomaly, runCli, sampleText, startLocalRuntime, type LocalRuntime } from '@edgeml/runtime';
 import { automlLineProblems } from '../helpers/automl.js';
 import { editDistance } from '../helpers/text.js';
 import { runUntilIdle } from '../helpers/suite.js';
@@ -35,6 +35,18 @@ async function listBlobs(connectionString: string): Promise<{ name: string; meta
     for await (const b of service.getContainerClient(c.name).listBlobsFlat({ includeMetadata: true })) out.push({ name: `${c.name}/${b.name}`, metadata: b.metadata ?? {} });
   }
   return out;
+}
+
+/** The edgeml bin as a process (stdout piped: JSON). */
+function edgeml(workDir: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/bin/edgeml.js'), '--workdir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.once('exit', (code) => resolve({ code, out, err }));
+  });
 }
 
 describe('e2e: the whole suite as processes (npm start -- --until-idle)', function () {
@@ -79,6 +91,22 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
       assert.deepEqual(flagged, Array.from({ length: 500 }, (_, i) => i).filter(isPlantedAnomaly));
       assert.equal(windows.filter((r) => r.properties['label'] === 'anomaly').length, 5);
       assert.equal(summary.upstreamMessages, journal.length);
+
+      // edgeml results after the run (runtime.json is gone; it reads the journal left in hub/): one
+      // object per sample file, the words read from every image, and the same text on each person's line.
+      const piped = await edgeml(workDir, 'results');
+      assert.equal(piped.code, 0, piped.err);
+      const files = piped.out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; text?: string; anomalies?: { flaggedRows: number[] }[] });
+      assert.deepEqual(files.map((f) => f.file).sort(), [...new Set(journal.map((r) => r.body.source!.path))].sort());
+      assert.equal(files.length, 13);
+      const images = files.filter((f) => sampleText(f.file) !== undefined);
+      assert.equal(images.length, 12);
+      for (const f of images) assert.ok((f.text ?? '').trim() !== '', `text read from ${f.file}: ${JSON.stringify(f)}`);
+      assert.deepEqual(files.find((f) => f.file.endsWith('.csv'))?.anomalies?.[0]?.flaggedRows, flagged);
+      let lines = '';
+      const code2 = await runCli(['results', '--workdir', workDir], { env: {}, cwd: '/', stdoutIsTty: true, write: (t) => (lines += t), warn: () => undefined, signal: AbortSignal.timeout(30_000) });
+      assert.equal(code2, 0);
+      for (const f of images) assert.ok(lines.includes(`${f.file}  text "${f.text!.split('\n').join(' | ')}"`), `${f.file}'s line shows its text:\n${lines}`);
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
@@ -154,15 +182,7 @@ describe('e2e: the whole suite as processes (npm start -- --until-idle)', functi
     });
 
     it('the edgeml CLI talks to the running instance: status, twin set/get, invoke', async () => {
-      const cli = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
-        new Promise((resolve) => {
-          const p = spawn(process.execPath, [path.join(repoRoot, 'deployment/runtime/bin/edgeml.js'), '--workdir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-          let out = '';
-          let err = '';
-          p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-          p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-          p.once('exit', (code) => resolve({ code, out, err }));
-        });
+      const cli = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> => edgeml(workDir, ...args);
       const status = await cli('status');
       assert.equal(status.code, 0, status.err);
       const parsed = JSON.parse(status.out) as { processes: { name: string; state: string }[] };

@@ -144,6 +144,18 @@ function anomalyWindow(outputs: Obj): AnomalyWindow | undefined {
  */
 export class FileResults {
   readonly #files = new Map<string, FileState>();
+  /** The same keys, least recently changed first. */
+  readonly #recent = new Map<string, true>();
+  readonly #maxFiles: number;
+
+  /**
+   * @param options.maxFiles files kept (default: no bound); beyond it the least recently changed file
+   * is forgotten, so a long-running view stays bounded
+   */
+  constructor(options: { readonly maxFiles?: number } = {}) {
+    this.#maxFiles = options.maxFiles ?? Number.POSITIVE_INFINITY;
+    if (!(this.#maxFiles >= 1)) throw new RangeError(`maxFiles must be at least 1, got ${String(options.maxFiles)}`);
+  }
 
   /**
    * Takes one journal record (`{ receivedAt, body, … }`, as parsed from a line).
@@ -175,6 +187,13 @@ export class FileResults {
     if (!apply(state)) return undefined;
     if (known === undefined) this.#files.set(key, state);
     state.updatedAt = str(record['receivedAt']) ?? str(body['createdAt']) ?? state.updatedAt;
+    this.#recent.delete(key);
+    this.#recent.set(key, true);
+    for (const oldest of this.#recent.keys()) {
+      if (this.#recent.size <= this.#maxFiles) break;
+      this.#recent.delete(oldest);
+      this.#files.delete(oldest);
+    }
     return key;
   }
 
@@ -216,6 +235,12 @@ export class FileResults {
   /** Every file's summary, in order of first appearance. */
   summaries(): FileSummary[] {
     return [...this.#files.values()].map(summarise);
+  }
+
+  /** The `count` most recently changed files' lines, the latest last (the live view's latest results). */
+  latestLines(count: number): string[] {
+    const keys = [...this.#recent.keys()].slice(-count);
+    return keys.map((k) => describeFile(summarise(this.#files.get(k)!)));
   }
 
   /** One line per file ({@link describeFile}), in order of first appearance. */

@@ -191,4 +191,23 @@ describe('results per source file (edgeml results, the live view)', () => {
     assert.equal(fold.summaries()[0]?.text, long);
     assert.equal(describeFile({ file: 'a.png', id: 'x', updatedAt: '', chains: [], results: [] }), 'a.png  no result yet');
   });
+
+  it('lists the latest changed files for the live view, and forgets the least recently changed beyond maxFiles', () => {
+    const fold = new FileResults({ maxFiles: 2 });
+    fold.add(det11);
+    for (const w of TELEMETRY_WINDOWS) fold.add(w);
+    fold.add(chain(SAMPLE_03, 't', 'Serial 0042-XK', 0.9798, true));
+    assert.deepEqual(
+      fold.summaries().map((f) => f.file),
+      ['inbox/telemetry.csv', 'inbox/sample-03-rot180.png'],
+      'sample-11 was the least recently changed',
+    );
+    fold.add(chain11);
+    assert.deepEqual(fold.latestLines(5), [
+      'inbox/sample-03-rot180.png  text "Serial 0042-XK" (1 line, conf 0.98, upside down)',
+      'inbox/sample-11.png  text "Rack C-04" (1 line, conf 0.99)',
+    ]);
+    assert.deepEqual(fold.latestLines(1), ['inbox/sample-11.png  text "Rack C-04" (1 line, conf 0.99)']);
+    assert.throws(() => new FileResults({ maxFiles: 0 }), RangeError);
+  });
 });

@@ -7,11 +7,15 @@ import { createLogger, errorMessage } from '@edgeml/shared';
 import { parseStartArgs, START_USAGE } from '../args.js';
 import { callerCwd } from '../cli/global-args.js';
 import { REPO_ROOT } from '../repo-root.js';
+import { FileResults } from '../results.js';
 import { startLocalRuntime } from '../runtime.js';
 import { renderLine, renderView } from '../view.js';
 import { followUpstream } from '../upstream.js';
 
 const repoRoot = REPO_ROOT;
+/** Files the live view lists under latest results, and files it remembers (a late result of a forgotten file starts its line anew). */
+const LIVE_VIEW_FILES_SHOWN = 5;
+const LIVE_VIEW_FILES_KEPT = 200;
 
 async function main(): Promise<number> {
   const args = parseStartArgs(process.argv.slice(2));
@@ -48,19 +52,17 @@ async function main(): Promise<number> {
     `hub on localhost:${runtime.hub.port}, metrics http://127.0.0.1:${String(runtime.hub.metricsPort)}/metrics; $upstream journal ${runtime.hub.upstreamJournalFile}; CLI: npx edgeml status`,
   );
 
-  const latest: string[] = [];
+  // The latest files with what was inferred (the text read, labels, boxes), as `edgeml results` shows them.
+  const results = new FileResults({ maxFiles: LIVE_VIEW_FILES_KEPT });
+  let latest: readonly string[] = [];
   const alerts: string[] = [];
   const stopFollow = followUpstream(runtime.hub, (rec) => {
     const body = rec.body as Record<string, unknown> | undefined;
     if (body?.['schema'] === 'edgeml.alert/v1') {
       alerts.push(`${String(body['module'])} ${String(body['code'])}: ${String(body['message']).slice(0, 120)}`);
       if (alerts.length > 5) alerts.shift();
-    } else if (body !== undefined) {
-      const src = (body['source'] as { path?: string } | undefined)?.path ?? '?';
-      const out = body['outputs'] as Record<string, unknown> | undefined;
-      const label = out?.['label'] !== undefined ? `label=${String(out['label'])} score=${Number(out['score']).toFixed(3)}` : `${Object.keys(out ?? {}).join(',')}`;
-      latest.push(`${src} → ${String((body['model'] as { name?: string } | undefined)?.name ?? '')} ${label}`);
-      if (latest.length > 5) latest.shift();
+    } else if (results.add(rec) !== undefined) {
+      latest = results.latestLines(LIVE_VIEW_FILES_SHOWN);
     }
   });
 
