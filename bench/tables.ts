@@ -3,20 +3,26 @@
  *
  *   --mb N        generated CSV size in MiB (default 32)
  *   --gib         a 1 GiB CSV instead (the issue's size; about a minute per path here)
- *   --no-arrow    skip the built-in CSV → Arrow parser (the pre-DuckDB path, ~4 MiB/s)
+ *   --no-arrow    skip the built-in CSV → Arrow parser (the pre-DuckDB path, ~4 MiB/s) and parquet-wasm after it
  *
  * CSV → Parquet through the transformer's module path (convertCsvToParquet: DuckDB plus the byte
  * checks beside it, temp file, fsync, rename) against DuckDB used raw (one COPY … TO … parquet with
  * the same memory limit, threads, compression and row group size) on the same file in the same run,
  * each in its own child process so each peak RSS is its own. Prints MiB/s, seconds and peak RSS per
  * path and the module/raw ratio. Same CSV generator as bench/transformer.ts (7 mixed columns).
+ * The candidates the issue named beside them: the built-in parser (CSV → Arrow IPC, the path before
+ * DuckDB) and parquet-wasm (0.8.0: Arrow → Parquet in WebAssembly; it reads no CSV, so its row is the
+ * built-in parser's Arrow stream written as Parquet with the same compression and row groups, and it
+ * prints the parquet-wasm share of the time).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import type * as Arrow from 'apache-arrow';
 
 if (!process.execArgv.some((a) => a.includes('@edgeml/source')) && process.env['EDGEML_BENCH_CHILD'] !== '1') {
   const r = spawnSync(process.execPath, [...process.execArgv, '--conditions=@edgeml/source', ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, EDGEML_BENCH_CHILD: '1' } });
@@ -74,6 +80,7 @@ async function child(which: string, source: string, sha: string): Promise<void> 
   const target = `${source}.${which}.${which === 'arrow' ? 'arrow' : 'parquet'}`;
   const t0 = performance.now();
   let rows: number;
+  let wasmSeconds: number | undefined;
   if (which === 'module') {
     const engine = tr.createDuckDbEngine(() => ({ memoryLimitBytes: options.engineMemoryLimitBytes, threads: options.engineThreads }));
     rows = (await tr.convertCsvToParquet({ sourcePath: source, targetPath: target, expectedSha256: sha, options, engine })).rows;
@@ -85,22 +92,45 @@ async function child(which: string, source: string, sha: string): Promise<void> 
     rows = Number(count?.['Count']);
     session.close();
     engine.close();
+  } else if (which === 'wasm') {
+    const arrowFile = `${source}.wasm.arrow`;
+    rows = (await tr.convertTable({ sourcePath: source, targetPath: arrowFile, format: 'csv', expectedSha256: sha, options })).rows;
+    const t1 = performance.now();
+    const pq = await import('parquet-wasm');
+    // The built-in path writes the IPC file format; parquet-wasm reads the stream format.
+    const arrow = createRequire(new URL('../modules/transformer/package.json', import.meta.url))('apache-arrow') as typeof Arrow;
+    const stream = arrow.tableToIPC(arrow.tableFromIPC(await readFile(arrowFile)), 'stream');
+    const codec = options.parquetCompression === 'zstd' ? pq.Compression.ZSTD : pq.Compression.SNAPPY;
+    const props = new pq.WriterPropertiesBuilder().setCompression(codec).setMaxRowGroupSize(options.rowGroupRows).build();
+    await writeFile(target, pq.writeParquet(pq.Table.fromIPCStream(stream), props));
+    await rm(arrowFile, { force: true });
+    wasmSeconds = (performance.now() - t1) / 1000; // includes the file → stream re-encoding (apache-arrow)
   } else {
     rows = (await tr.convertTable({ sourcePath: source, targetPath: target, format: 'csv', expectedSha256: sha, options })).rows;
   }
   const seconds = (performance.now() - t0) / 1000;
   const outputBytes = (await stat(target)).size;
   await rm(target, { force: true });
-  process.stdout.write(`${JSON.stringify({ which, seconds, rows, outputBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+  process.stdout.write(`${JSON.stringify({ which, seconds, rows, outputBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024, ...(wasmSeconds === undefined ? {} : { wasmSeconds }) })}\n`);
 }
 
-async function runChild(which: string, file: string, sha: string): Promise<{ which: string; seconds: number; rows: number; outputBytes: number; maxRssBytes: number }> {
+interface ChildResult {
+  readonly which: string;
+  readonly seconds: number;
+  readonly rows: number;
+  readonly outputBytes: number;
+  readonly maxRssBytes: number;
+  /** parquet-wasm's share (Arrow IPC read + Parquet write), for the wasm row. */
+  readonly wasmSeconds?: number;
+}
+
+async function runChild(which: string, file: string, sha: string): Promise<ChildResult> {
   const c = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--child', which, file, sha], { env: { ...process.env, EDGEML_BENCH_CHILD: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   c.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => c.on('close', resolve));
   if (code !== 0) throw new Error(`${which} exited ${code}`);
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { which: string; seconds: number; rows: number; outputBytes: number; maxRssBytes: number };
+  return JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
 }
 
 if (flag('child')) {
@@ -114,12 +144,13 @@ if (flag('child')) {
     const gen = await writeCsv(file, targetBytes);
     const o = tableOptions();
     console.log(`node ${process.version}, ${os.cpus().length} cores; CSV ${mib(gen.bytes)} MiB, ${gen.rows} rows × 7 columns; DuckDB memory limit ${mib(o.engineMemoryLimitBytes)} MiB, ${o.engineThreads} threads, ${o.parquetCompression}, row groups of ${o.rowGroupRows}`);
-    const paths = ['raw', 'module', ...(flag('no-arrow') ? [] : ['arrow'])];
+    const paths = ['raw', 'module', ...(flag('no-arrow') ? [] : ['arrow', 'wasm'])];
     const results = [];
     for (const which of paths) results.push(await runChild(which, file, gen.sha256));
-    const label: Record<string, string> = { raw: 'DuckDB raw (COPY → Parquet)', module: 'module path (convertCsvToParquet)', arrow: 'built-in parser (CSV → Arrow IPC)' };
+    const label: Record<string, string> = { raw: 'DuckDB raw (COPY → Parquet)', module: 'module path (convertCsvToParquet)', arrow: 'built-in parser (CSV → Arrow IPC)', wasm: 'built-in parser + parquet-wasm' };
     for (const r of results) {
-      console.log(`${label[r.which]!.padEnd(36)} ${(gen.bytes / 1024 / 1024 / r.seconds).toFixed(1).padStart(7)} MiB/s  ${r.seconds.toFixed(2).padStart(7)} s  peak RSS ${mib(r.maxRssBytes).padStart(7)} MiB  rows ${r.rows}  output ${mib(r.outputBytes)} MiB`);
+      const wasm = r.wasmSeconds === undefined ? '' : `  (parquet-wasm ${r.wasmSeconds.toFixed(2)} s of it)`;
+      console.log(`${label[r.which]!.padEnd(36)} ${(gen.bytes / 1024 / 1024 / r.seconds).toFixed(1).padStart(7)} MiB/s  ${r.seconds.toFixed(2).padStart(7)} s  peak RSS ${mib(r.maxRssBytes).padStart(7)} MiB  rows ${r.rows}  output ${mib(r.outputBytes)} MiB${wasm}`);
     }
     const raw = results.find((r) => r.which === 'raw')!;
     const mod = results.find((r) => r.which === 'module')!;
