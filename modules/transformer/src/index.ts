@@ -26,6 +26,7 @@ export { TensorWorkerPool, createInlineTensorEncoder, spawnTensorWorker, type Te
 export { encodeNpy, encodeNpyHeader, decodeNpy, type NpyArray } from '@edgeml/shared';
 export { configureSharp, probeImage, decodeImage, resizeRaster, encodeRaster, encodeRgb, type ImageProbe, type Raster, type EncodedImage } from './image/sharp.js';
 export { classifyText, classifyJson, fitsType, widen, parseTimestampText, parseFloatText, parseBoolText, isInt64Text } from './table/values.js';
+export { parseJsonExact, stringifyJsonExact } from './table/json-exact.js';
 export { detectDelimiter, detectHeader, columnNames, delimiterCounts, DELIMITER_CANDIDATES, type Delimiter } from './table/sniff.js';
 export { CsvSplitter } from './table/csv.js';
 export { convertCsvToParquet, type ParquetTableResult, type ParquetInput } from './table/parquet.js';

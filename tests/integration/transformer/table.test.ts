@@ -129,6 +129,22 @@ describe('transformer/tables (CSV and JSON lines → Arrow IPC, read back with a
     assert.match(result.skippedExamples[0]!, /line 4: not a JSON object/);
   });
 
+  it('JSON lines: integers beyond 2^53 keep every digit (int64 while they fit, text beyond int64, exact inside nested values)', async () => {
+    const jsonl = [
+      '{"id":9007199254740993,"small":1,"huge":123456789012345678901234567890,"n":{"k":-9223372036854775808,"s":"9007199254740993"}}',
+      '{"id":-9223372036854775807,"small":2,"huge":5,"n":null}',
+      '{"id":12345678901234567 x}',
+    ].join('\n');
+    const { table, result } = await convert('big.jsonl', jsonl);
+    assert.deepEqual(typesOf(table), { id: 'Int64', small: 'Int64', huge: 'Utf8', n: 'Utf8' });
+    assert.deepEqual(table.getChild('id')!.toArray(), BigInt64Array.from([9007199254740993n, -9223372036854775807n]));
+    assert.deepEqual([table.getChild('huge')!.get(0), table.getChild('huge')!.get(1)], ['123456789012345678901234567890', '5']);
+    assert.equal(table.getChild('n')!.get(0), '{"k":-9223372036854775808,"s":"9007199254740993"}');
+    // A line that is not JSON stays a skipped line (quoting its long number must not make it parse).
+    assert.equal(result.skippedRows, 1);
+    assert.match(result.skippedExamples[0]!, /line 3: not valid JSON/);
+  });
+
   it('refuses binary content, bad quoting, too many columns and a changed file, leaving no output behind', async () => {
     const random = Buffer.alloc(4096);
     for (let i = 0; i < random.length; i++) random[i] = (i * 2654435761) >>> 24;

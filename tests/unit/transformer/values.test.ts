@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { classifyJson, classifyText, fitsType, isInt64Text, parseTimestampText, widen } from '@edgeml/transformer';
+import { classifyJson, classifyText, fitsType, isInt64Text, parseJsonExact, parseTimestampText, stringifyJsonExact, widen } from '@edgeml/transformer';
 
 describe('transformer/table values', () => {
   it('classifies text cells', () => {
@@ -61,5 +61,16 @@ describe('transformer/table values', () => {
     assert.equal(fitsType('yes', 'bool'), false);
     assert.equal(fitsType('anything', 'utf8'), true);
     assert.equal(fitsType('x', 'null'), false);
+  });
+
+  it('parses JSON with integers beyond 2^53 exactly, and only those, whatever surrounds them', () => {
+    assert.deepEqual(parseJsonExact('{"a":9007199254740993,"b":9007199254740991,"c":1.5e300,"d":-12345678901234567890}'), { a: 9007199254740993n, b: 9007199254740991, c: 1.5e300, d: -12345678901234567890n });
+    // Digits inside strings (with escaped quotes before them), fractions and exponents are left alone.
+    assert.deepEqual(parseJsonExact('{"s":"x\\" 12345678901234567890","f":12345678901234567890.5,"e":12345678901234567e3,"arr":[1,99999999999999999999]}'), { s: 'x" 12345678901234567890', f: Number('12345678901234567890.5'), e: Number('12345678901234567e3'), arr: [1, 99999999999999999999n] });
+    assert.equal(parseJsonExact('12345678901234567890'), 12345678901234567890n);
+    assert.throws(() => parseJsonExact('{"a":12345678901234567890 x}'), SyntaxError);
+    assert.equal(classifyJson(9007199254740993n), 'int64');
+    assert.equal(classifyJson(9223372036854775808n), 'utf8');
+    assert.equal(stringifyJsonExact({ k: [9007199254740993n, -5n, 'a"b'], n: 1 }), '{"k":[9007199254740993,-5,"a\\"b"],"n":1}');
   });
 });

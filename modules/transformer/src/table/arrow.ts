@@ -137,6 +137,7 @@ export class ColumnBuilder {
     switch (this.type) {
       case 'int64': {
         if (typeof value === 'number' && Number.isSafeInteger(value)) this.setInt(i, value);
+        else if (typeof value === 'bigint' && BigInt.asIntN(64, value) === value) (this.values as BigInt64Array)[i] = value;
         else if (typeof value === 'string' && isInt64Text(value)) {
           const n = Number(value);
           if (Number.isSafeInteger(n)) this.setInt(i, n);
@@ -145,7 +146,7 @@ export class ColumnBuilder {
         break;
       }
       case 'float64': {
-        const n = typeof value === 'number' ? value : typeof value === 'string' ? parseFloatText(value) : undefined;
+        const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'string' ? parseFloatText(value) : undefined;
         if (n === undefined) ok = false;
         else (this.values as Float64Array)[i] = n;
         break;

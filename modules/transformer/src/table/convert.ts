@@ -6,6 +6,7 @@ import type { ColumnType, TransformerConfig } from '../config.js';
 import { ArrowFileSink, ColumnBuilder, arrowSchema, makeRecordBatch } from './arrow.js';
 import { CsvSplitter } from './csv.js';
 import { columnNames, detectDelimiter, detectHeader, type Delimiter } from './sniff.js';
+import { parseJsonExact } from './json-exact.js';
 import { classifyJson, classifyText, fitsType, widen } from './values.js';
 import { contentChanged } from '../errors.js';
 
@@ -180,7 +181,7 @@ function stripBom(text: string): string {
 function parseJsonLine(text: string): { obj: Record<string, unknown> } | { problem: string } {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonExact(text);
   } catch (err: unknown) {
     return { problem: `not valid JSON (${(err as Error).message})` };
   }

@@ -1,4 +1,5 @@
 import type { ColumnType } from '../config.js';
+import { stringifyJsonExact } from './json-exact.js';
 
 /**
  * Value typing for tables: what type a text cell (CSV) or a JSON value (JSON lines) looks like,
@@ -119,6 +120,9 @@ export function classifyJson(value: unknown): ColumnType {
       return 'bool';
     case 'number':
       return Number.isSafeInteger(value) ? 'int64' : 'float64';
+    case 'bigint':
+      // Beyond 2^53 (kept exact by parseJsonExact): int64 while it fits, else text with every digit.
+      return value <= INT64_MAX && value >= INT64_MIN ? 'int64' : 'utf8';
     case 'string':
       return parseTimestampText(value) !== undefined ? 'timestamp' : 'utf8';
     default:
@@ -136,5 +140,5 @@ export function widen(a: ColumnType, b: ColumnType): ColumnType {
 
 /** Text form of a JSON value for a utf8 column (objects and arrays as compact JSON). */
 export function jsonToText(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value) ?? '';
+  return typeof value === 'string' ? value : stringifyJsonExact(value);
 }
