@@ -185,7 +185,8 @@ export function createMqtt5Connection(options: Mqtt5ConnectionOptions): Mqtt5Con
       logger.warn({ err, file: settings.auth.tokenFile }, 'SAT file cannot be read');
       return;
     }
-    if (lastToken !== undefined && token.equals(lastToken)) return;
+    // An empty read is a file being rewritten in place (truncated, not yet written): the next check sees the token.
+    if (token.length === 0 || (lastToken !== undefined && token.equals(lastToken))) return;
     lastToken = token;
     c.options.properties = { ...c.options.properties, authenticationData: token };
     if (!c.connected) return;
