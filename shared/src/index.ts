@@ -2,7 +2,7 @@ export { ERROR_CODES, EdgeMLError, ConfigError, isEdgeMLError, errorCode, errorM
 export { BACKOFF_DEFAULTS, backoffDelayMs, sleep, retry, type BackoffOptions, type RetryOptions, type RetryVerdict } from './retry.js';
 export { createLogger, createRepeatLimiter, redactSecrets, redactDeep, routeAzureSdkLogs, type Logger, type CreateLoggerOptions } from './logging.js';
 export { Counter, Gauge, Histogram, Registry, createMetricsRegistry, startOpsServer, DEFAULT_METRICS_PORT, type HealthState, type OpsServer } from './metrics.js';
-export { DEFAULT_DATA_ROOT, dataPaths, resolveInside, isWithin, toRelative, type DataPaths } from './paths.js';
+export { DEFAULT_DATA_ROOT, dataPaths, resolveInside, resolveInsideSync, isWithin, toRelative, type DataPaths } from './paths.js';
 export { sha256File, sha256, writeFileAtomic, writeStreamHashed, fsyncDir, moveFile, TEMP_FILE_PREFIX, type HashedWriteOptions } from './files.js';
 export { startWorker } from './workers.js';
 export { ActivityWindow, type ActivitySummary, type ActivityWindowOptions } from './activity.js';

@@ -39,27 +39,34 @@ export async function runBatchOn(session: BackendSession, request: BatchRequest)
 }
 
 /**
- * Batch buffers of the thread that runs the sessions, kept for the next batch of the same size
- * (allocating and zero-filling a new one per batch cost more than the reads it serves).
+ * Batch buffers of the thread that runs the sessions, kept for the next batches of the same size
+ * (allocating and zero-filling a new one per batch cost more than the reads it serves). Several per
+ * size: the batches in flight to the worker are each read into their own buffer before the runs
+ * queued behind one another start, and a buffer allocated per batch meant page faults, a memset and,
+ * through V8's external-memory accounting, extra garbage collections in the worker.
  */
 export class BatchBuffers {
-  readonly #free = new Map<number, ArrayBuffer>();
+  readonly #free = new Map<number, ArrayBuffer[]>();
   #bytes = 0;
 
   /** At most this many bytes are kept (beyond it, a buffer is left to the garbage collector). */
   constructor(readonly maxBytes = 64 * 1024 * 1024) {}
 
   take(byteLength: number): ArrayBuffer {
-    const b = this.#free.get(byteLength);
+    const b = this.#free.get(byteLength)?.pop();
     if (b === undefined) return new ArrayBuffer(byteLength);
-    this.#free.delete(byteLength);
     this.#bytes -= byteLength;
     return b;
   }
 
   give(buffer: ArrayBuffer): void {
-    if (this.#free.has(buffer.byteLength) || this.#bytes + buffer.byteLength > this.maxBytes) return;
-    this.#free.set(buffer.byteLength, buffer);
+    if (this.#bytes + buffer.byteLength > this.maxBytes) return;
+    let list = this.#free.get(buffer.byteLength);
+    if (list === undefined) {
+      list = [];
+      this.#free.set(buffer.byteLength, list);
+    }
+    list.push(buffer);
     this.#bytes += buffer.byteLength;
   }
 }
