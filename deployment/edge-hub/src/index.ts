@@ -10,6 +10,8 @@ export {
 } from './hub.js';
 export { startWorkloadApi } from './workload.js';
 export { ModuleConnections } from './connections.js';
+export { ForwardQueue, REMOVAL_DELAY_MS } from './forward-queue.js';
+export { openHubStore, type HubStore, type NewMessage, type StoredMessage } from './store.js';
 export { createHubMetrics, type HubMetrics } from './metrics.js';
 export { certificateSerial, ensureTlsMaterial, type TlsMaterial } from './certs.js';
 export {
