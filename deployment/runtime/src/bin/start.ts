@@ -79,19 +79,16 @@ async function main(): Promise<number> {
   // A closed terminal: without this the runtime would die and leave its module processes running.
   process.once('SIGHUP', () => void shutdown('SIGHUP').then(() => process.exit(129)));
 
-  const view = setInterval(
-    () => {
-      runtime.status().then(
-        (s) => {
-          const model = { elapsedMs: s.elapsedMs, processes: s.processes, statuses: s.modules, upstreamCount: s.upstreamCount, latestResults: latest, errors: alerts };
-          if (tty) process.stdout.write(`\x1b[2J\x1b[H${renderView(model)}\n\nCtrl-C stops every module gracefully.\n`);
-          else console.log(renderLine(model));
-        },
-        (err: unknown) => logger.warn({ err }, 'status poll failed'),
-      );
-    },
-    tty ? 1_000 : 5_000,
-  );
+  const show = (): Promise<void> =>
+    runtime.status().then(
+      (s) => {
+        const model = { elapsedMs: s.elapsedMs, processes: s.processes, statuses: s.modules, upstreamCount: s.upstreamCount, latestResults: latest, errors: alerts };
+        if (tty) process.stdout.write(`\x1b[2J\x1b[H${renderView(model)}\n\nCtrl-C stops every module gracefully.\n`);
+        else console.log(renderLine(model));
+      },
+      (err: unknown) => logger.warn({ err }, 'status poll failed'),
+    );
+  const view = setInterval(() => void show(), tty ? 1_000 : 5_000);
 
   if (!args.untilIdle) {
     await new Promise<never>(() => undefined);
@@ -102,6 +99,8 @@ async function main(): Promise<number> {
     console.log(`not idle after ${args.idleTimeoutS} s: ${errorMessage(err)}`);
   }
   clearInterval(view);
+  // One last progress line: the state at idle, with each stage's last minute (a short run may end between lines).
+  await show();
   const summary = await runtime.summary();
   await shutdown('until-idle');
   console.log(JSON.stringify(summary));
