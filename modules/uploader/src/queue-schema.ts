@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { QueueClass } from './config.js';
-import type { ItemState, QueueItem, ResultRow } from './queue.js';
+import type { ItemState, QueueItem, ResultRow } from './queue-types.js';
 
 /**
  * The queue file's tables and how a row becomes a value. One file holds the items, the result
