@@ -10,6 +10,7 @@
  *   --provider P       cpu | auto | cuda (default auto)
  *   --sweep-seconds T  time budget per batch size in the sweep (default 0.6)
  *   --rounds N         raw and module runs of each throughput row, alternated; the best of each is kept (default 2)
+ *   --replicas R       also the classifier at batch 1 with `sessionReplicas: R` (default 2; 0 skips it)
  *
  * 1. Throughput, module beside the raw library on the same tensors, in the same process:
  *    - raw: plain onnxruntime-node — `InferenceSession.create` with the same provider, then `session.run`
@@ -60,6 +61,7 @@ const DET_SIZE = Number(arg('det-size', 640));
 const PROVIDER = arg('provider', 'auto') as 'cpu' | 'auto' | 'cuda';
 const SWEEP_S = Number(arg('sweep-seconds', 0.6));
 const ROUNDS = Math.max(1, Number(arg('rounds', 2)));
+const REPLICAS = Number(arg('replicas', 2));
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const pct = (xs: number[], p: number): number => {
@@ -176,6 +178,20 @@ try {
     return { rate: results.length / s, cpuMsPerItem: cpu / items, loopP99Ms: loop.percentile(99) / 1e6 };
   };
 
+  /** One row: raw and module runs alternated `ROUNDS` times, the best of each kept. */
+  const throughputRow = async (c: ModelCase, batch: number) => {
+    const items = roundUp(c.items, batch);
+    let raw = { rate: 0, cpuMsPerItem: Infinity };
+    let mod = { rate: 0, cpuMsPerItem: Infinity, loopP99Ms: 0 };
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = await rawRun(c, batch, items);
+      if (a.rate > raw.rate) raw = a;
+      const b = await moduleRun(c, batch, items);
+      if (b.rate > mod.rate) mod = b;
+    }
+    return { raw, mod, items };
+  };
+
   console.log('\n1. Throughput, module / raw on the same tensors (items/s; raw = plain onnxruntime-node session.run)');
   console.log(`   best of ${ROUNDS} alternated runs per side`);
   console.log('   model  batch  items  raw conc  raw items/s  module conc  module items/s  ratio  raw cpu ms/item  module cpu ms/item  loop p99 ms');
@@ -183,15 +199,7 @@ try {
   for (const c of cases) {
     if (c.items <= 0) continue;
     for (const batch of BATCHES) {
-      const items = roundUp(c.items, batch);
-      let raw = { rate: 0, cpuMsPerItem: Infinity };
-      let mod = { rate: 0, cpuMsPerItem: Infinity, loopP99Ms: 0 };
-      for (let r = 0; r < ROUNDS; r++) {
-        const a = await rawRun(c, batch, items);
-        if (a.rate > raw.rate) raw = a;
-        const b = await moduleRun(c, batch, items);
-        if (b.rate > mod.rate) mod = b;
-      }
+      const { raw, mod, items } = await throughputRow(c, batch);
       const ratio = mod.rate / raw.rate;
       ratios.push({ label: `${c.profile} batch ${batch}`, ratio });
       const decimals = c.profile === 'det' ? 2 : 1;
@@ -202,6 +210,13 @@ try {
   }
   const worst = ratios.reduce((a, b) => (b.ratio < a.ratio ? b : a));
   console.log(`   lowest ratio module/raw ${fmt(worst.ratio, 2)} (${worst.label})`);
+  if (REPLICAS > 1 && cases[0]!.items > 0) {
+    // Not the default (sessionReplicas 1): two sessions of the classifier side by side, each in its worker.
+    await patch({ sessionReplicas: REPLICAS });
+    const { raw, mod } = await throughputRow(cases[0]!, 1);
+    await patch({ sessionReplicas: inf.INFERENCER_DEFAULTS.sessionReplicas });
+    console.log(`   with sessionReplicas ${REPLICAS} (not the default): cls batch 1 raw ${fmt(raw.rate)} module ${fmt(mod.rate)} items/s, ratio ${fmt(mod.rate / raw.rate, 2)}, module cpu ${fmt(mod.cpuMsPerItem, 2)} ms/item`);
+  }
 
   // ---- 2. batch-size sweep ------------------------------------------------------------------------
   const sweep = async (label: string, file: string, item: number[], sizes: number[]): Promise<void> => {

@@ -7,6 +7,7 @@
  *   twin ──► models/serving (store → verify → session → warm-up → swap)   methods ──► reloadModel
  */
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { ActivityWindow, EdgeMLError, errorMessage, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import { createAdmission, type Admission } from './admission.js';
 import { createBatcher, type Batcher, type BatcherClock } from './batcher.js';
@@ -21,6 +22,7 @@ import { createFileModelStore } from './models/store.js';
 import { Outputs } from './outputs.js';
 import { ORT_VERSION } from './session/ort.js';
 import { createSessionPool, type SessionPool } from './session/pool.js';
+import { replicaPlan } from './session/replicas.js';
 import { StagingFiles } from './staging.js';
 import { Reporting } from './reporting.js';
 import { createCounts, createInferencerMetrics } from './status.js';
@@ -28,11 +30,11 @@ import { createCounts, createInferencerMetrics } from './status.js';
 export const INFERENCER_MODULE_NAME = 'inferencer';
 
 /**
- * Batches of one model dispatched at once: one running in the session worker and the next ones
- * queued behind it, so the worker never waits for the main thread between small batches (measured:
- * with one or two, the worker sat idle while a batch crossed threads).
+ * Batches of one model dispatched at once beyond one per replica: one running in each replica's
+ * worker and the next ones queued behind them, so a worker never waits for the main thread between
+ * small batches (measured: with one or two in all, the worker sat idle while a batch crossed threads).
  */
-const BATCHES_IN_FLIGHT_PER_MODEL = 3;
+const BATCHES_QUEUED_PER_MODEL = 2;
 
 export interface InferencerAppOptions {
   /** Batcher clock (tests pass a fake one). */
@@ -81,7 +83,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   });
   const models: ModelServing = new ModelServing({
     store: createFileModelStore(paths.models, { env: deps.env, logger, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) }),
-    openSession: (file, sessionOptions) => pool.open(file, sessionOptions),
+    openSession: (file, sessionOptions, replicas) => pool.open(file, sessionOptions, replicas),
     logger,
     now: deps.now,
     signal: stopController.signal,
@@ -95,7 +97,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   const batches: Batcher<QueuedTensor, ItemResult> = createBatcher<QueuedTensor, ItemResult>({
     maxBatchSize: INFERENCER_DEFAULTS.maxBatchSize,
     maxQueueDelayMs: INFERENCER_DEFAULTS.maxQueueDelayMs,
-    maxInFlightPerLane: BATCHES_IN_FLIGHT_PER_MODEL,
+    maxInFlightPerLane: (lane) => (models.serving(lane)?.session.replicas ?? 1) + BATCHES_QUEUED_PER_MODEL,
     laneOf: profileOfKey,
     // The rollout manager is built below; the runner asks it per batch.
     run: createBatchRunner(models, metrics, { active: (p) => rollout.active(p), sampled: (a, id) => rollout.sampled(a, id), observe: (a, o) => rollout.observe(a, o) }),
@@ -130,7 +132,8 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     async configure(next, previous) {
       if (previous === undefined) await staging.prepare();
       if (previous === undefined) await decisions.load();
-      pool.resize(next.sessionWorkers);
+      // Replicas of a model live in different workers: the pool holds as many as the most replicated model needs.
+      pool.resize(Math.max(next.sessionWorkers, replicaPlan(next, availableParallelism()).cpu));
       const nextEffective = rollout.effective(next);
       // Rollout candidates load first: a candidate that cannot load rejects the change before anything is swapped.
       const prepared = await rollout.prepare(nextEffective);
@@ -185,6 +188,7 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
         rollout.close();
         await models.close();
         await pool.close();
+        await staging.close();
         logger.info({ counts }, 'inferencer stopped');
       })();
       return stopping;

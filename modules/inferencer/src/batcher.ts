@@ -42,8 +42,8 @@ export interface BatcherOptions<T, R> {
   /** Global cap on a batch; a group's own limit (push options) is capped by it. */
   readonly maxBatchSize: number;
   readonly maxQueueDelayMs: number;
-  /** Batches of one lane dispatched and not finished, at most. Default 1. */
-  readonly maxInFlightPerLane?: number;
+  /** Batches of one lane dispatched and not finished, at most (a number, or one per lane). Default 1. */
+  readonly maxInFlightPerLane?: number | ((lane: string) => number);
   /** The lane of a key. Default: the key itself. */
   readonly laneOf?: (key: string) => string;
   /**
@@ -105,7 +105,8 @@ interface Group<T, R> {
 export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R> {
   const clock = options.clock ?? SYSTEM_CLOCK;
   const laneOf = options.laneOf ?? ((key: string) => key);
-  const maxInFlightPerLane = Math.max(1, options.maxInFlightPerLane ?? 1);
+  const limitOption = options.maxInFlightPerLane ?? 1;
+  const maxInFlightOf = typeof limitOption === 'number' ? () => limitOption : limitOption;
   let maxBatchSize = options.maxBatchSize;
   let maxQueueDelayMs = options.maxQueueDelayMs;
   // Insertion-ordered; a group is removed when it empties so the map stays small.
@@ -120,7 +121,7 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
   let queued = 0;
 
   const limitOf = (g: Group<T, R>): number => Math.max(1, Math.min(g.limit, maxBatchSize));
-  const laneHasRoom = (lane: string): boolean => (lanesInFlight.get(lane) ?? 0) < maxInFlightPerLane;
+  const laneHasRoom = (lane: string): boolean => (lanesInFlight.get(lane) ?? 0) < Math.max(1, maxInFlightOf(lane));
 
   /** How many items of `g` to dispatch now (0: not ready). */
   const takeOf = (g: Group<T, R>, now: number): number => {

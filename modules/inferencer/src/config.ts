@@ -26,6 +26,7 @@ export const INFERENCER_DEFAULTS = {
   modelDownloadTimeoutMs: 300_000,
   statusIntervalMs: 60_000,
   sessionWorkers: 1,
+  sessionReplicas: 1,
 } as const;
 
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
@@ -67,6 +68,7 @@ export const INFERENCER_CONFIG_SCHEMA = {
     modelDownloadTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3_600_000, default: INFERENCER_DEFAULTS.modelDownloadTimeoutMs },
     statusIntervalMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: INFERENCER_DEFAULTS.statusIntervalMs },
     sessionWorkers: { type: 'integer', minimum: 1, maximum: 8, default: INFERENCER_DEFAULTS.sessionWorkers },
+    sessionReplicas: { type: 'integer', minimum: 0, maximum: 8, default: INFERENCER_DEFAULTS.sessionReplicas },
     rollout: rolloutSchema(MODEL_ENTRY_SCHEMA, PROFILE_PATTERN),
     models: {
       type: 'object',
@@ -119,6 +121,8 @@ export interface InferencerConfig {
   readonly statusIntervalMs: number;
   /** Worker threads hosting the ONNX Runtime sessions. */
   readonly sessionWorkers: number;
+  /** Sessions of each model side by side, each in its own worker (0: automatic, session/replicas.ts). */
+  readonly sessionReplicas: number;
   readonly models: Readonly<Record<string, ModelEntry>>;
   /** Staged rollouts: a candidate beside the live model of a profile (rollout/config.ts). */
   readonly rollout: Readonly<Record<string, RolloutSpec>>;

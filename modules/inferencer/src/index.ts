@@ -18,6 +18,7 @@ export { MISSING_TENSOR_RETRY_MS, OVERLOAD_RETRY_MS } from './intake.js';
 export { BYTES_PER_ELEMENT, itemShapeOf, signatureMismatch, tensorBytes, tensorMismatch } from './tensor-checks.js';
 export { readTensorInto } from './tensor-file.js';
 export { StagingFiles } from './staging.js';
+export { StagingJanitor } from './staging-janitor.js';
 export { MANIFEST_FILE, MODEL_FILE, MODEL_MANIFEST_SCHEMA, readManifest, validateManifest, type BatchingHint, type ModelManifest } from './models/manifest.js';
 export { BUNDLED_BATCHING, bundledModels, installBundledModels, readBundledDictionary, type BundledModel, type InstalledModel } from './models/bundled.js';
 export { STAGING_DIR, storeDir } from './models/layout.js';
@@ -39,7 +40,8 @@ export { convexHull, dbBoxes, minAreaRect, paddleDet, paddleDetPostprocessor, re
 export type { AnomalySpec, ClassificationSpec, CtcSpec, ItemTensor, PaddleClsSpec, PaddleDetSpec, PostprocessContext, PostprocessResult, Postprocessor, PostprocessorKind, PostprocessorSpec, RawSpec } from './postprocess/types.js';
 export { ORT_BACKEND, ORT_VERSION, type BackendSession, type BackendSessionOptions, type SessionBackend } from './session/ort.js';
 export { CUDA_UNKNOWN, knownCuda, learnCuda, openModelSession, probeCuda, resetCudaProbe, type CudaState, type OpenedSession } from './session/open.js';
-export { createSessionPool, isWorkerStopped, type SessionPool, type SessionPoolOptions } from './session/pool.js';
+export { createSessionPool, isWorkerStopped, type ReplicaCount, type SessionPool, type SessionPoolOptions } from './session/pool.js';
+export { MAX_AUTO_CPU_REPLICAS, replicaPlan, type ReplicaPlan, type ReplicaSettings } from './session/replicas.js';
 export { identityModel } from './session/identity-model.js';
 export { floatValueInfo, intAttribute, intsAttribute, node as onnxNode, onnxModel } from './session/onnx-proto.js';
 export { BatchBuffers, runBatchOn, runFilesOn, sliceItem } from './session/batch-core.js';

@@ -49,7 +49,7 @@ export class Reporting {
       models: Object.fromEntries(
         models.profiles().map((p) => {
           const m = models.serving(p);
-          return [p, m === undefined ? null : { name: m.name, version: m.version, digest: m.digest, provider: m.session.provider }];
+          return [p, m === undefined ? null : { name: m.name, version: m.version, digest: m.digest, provider: m.session.provider, replicas: m.session.replicas }];
         }),
       ),
       queue: { depth: batches.depth(), admittedItems: admission.items, admittedBytes: admission.bytes, maxQueueItems: admission.maxItems, maxQueueBytes: admission.maxBytes, batchesInFlight: batches.inFlight() },

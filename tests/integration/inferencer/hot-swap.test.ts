@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { MANIFEST_FILE, MODEL_FILE, bundledModels, installBundledModels, type ModelManifest } from '@edgeml/inferencer';
+import { INFERENCER_DEFAULTS, MANIFEST_FILE, MODEL_FILE, bundledModels, replicaPlan, installBundledModels, type ModelManifest } from '@edgeml/inferencer';
 import { sha256Hex, preprocessCls, renderText, startInferencer, tensorCopy, writeTensor, type Harness } from './support.js';
 
 /** Installs a copy of a model file under `<name>/<version>` with the given manifest changes. */
@@ -90,7 +90,9 @@ describe('inferencer hot swap with the real runtime', function () {
     assert.deepEqual(left, [], 'every tensor file removed from staging across the swaps');
     const status = h.running.binder.lastReport();
     assert.equal(status?.status, 'applied');
-    assert.equal(h.client.reported['models'] !== undefined, true);
+    // Each swap opened the new version in as many replicas as configured (session/replicas.ts) and released the old ones.
+    const replicas = replicaPlan({ sessionReplicas: INFERENCER_DEFAULTS.sessionReplicas, intraOpThreads: 0 }, availableParallelism()).cpu;
+    assert.equal((h.client.reported['models'] as Record<string, { replicas: number }>)['cls']!.replicas, replicas);
     console.log(`      largest batch ${Math.max(...results().map((r) => (r['runtime'] as { batchSize: number }).batchSize))}; ${offered} deferred (intake full) and offered again`);
   });
 

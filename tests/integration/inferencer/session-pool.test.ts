@@ -71,5 +71,44 @@ describe('inferencer session worker pool (real ONNX Runtime)', function () {
     assert.equal(s.inputs[0]!.name, 'x');
     await s.release();
   });
-});
 
+  it('runs the replicas of one model side by side, one per worker, and stops the extra worker with them', async () => {
+    pool = createSessionPool({ size: 1, logger });
+    const session = await pool.open(det.file, { ...CPU, intraOpThreads: 1 }, { cpu: 2, cuda: 1 });
+    assert.equal(session.replicas, 2);
+    assert.equal(pool.workers, 2, 'each replica in its own worker');
+    assert.equal(pool.sessions, 1, 'the replicas are one session');
+    const manifest = det.manifest as ModelManifest;
+    const per = 3 * 640 * 640;
+    const batch = () =>
+      session.runBatch({
+        inputName: 'x',
+        input: { dtype: 'float32', data: Float32Array.from({ length: per }, (_, i) => Math.cos(i * 0.002) * 0.5), dims: [1, 3, 640, 640] },
+        postprocessor: manifest.postprocessor,
+        labels: [],
+        geometries: [undefined],
+      });
+    await Promise.all([batch(), batch()]); // the first run of each replica is its slow one
+    const t0 = performance.now();
+    const [a, b] = await Promise.all([batch(), batch()]);
+    const elapsedMs = performance.now() - t0;
+    console.log(`      two runs of ${a!.inferMs.toFixed(0)} and ${b!.inferMs.toFixed(0)} ms (each timed in its worker) took ${elapsedMs.toFixed(0)} ms together`);
+    // One after the other they would take at least the sum of their run times.
+    assert.ok(elapsedMs < a!.inferMs + b!.inferMs, `${elapsedMs.toFixed(0)} ms for runs of ${a!.inferMs.toFixed(0)} + ${b!.inferMs.toFixed(0)} ms: they did not overlap`);
+    await session.release();
+    assert.equal(pool.workers, 1, 'the worker beyond the pool size stopped with its replica');
+    assert.equal(pool.sessions, 0);
+  });
+
+  it('opens one session on CUDA-less hosts when only the CPU count asks for more, and a replica can be named for a run', async () => {
+    pool = createSessionPool({ size: 2, logger });
+    const session = await pool.open(cls.file, CPU, { cpu: 1, cuda: 4 });
+    assert.equal(session.provider, 'cpu');
+    assert.equal(session.replicas, 1, 'the count for the provider the session ended up on');
+    const input = { dtype: 'float32' as const, data: new Float32Array(3 * 48 * 192), dims: [1, 3, 48, 192] };
+    await assert.rejects(session.runBatch({ inputName: 'x', input, postprocessor: { kind: 'raw' }, labels: [], geometries: [undefined] }, 1), { code: 'INTERNAL' });
+    const ok = await session.runBatch({ inputName: 'x', input: { ...input, data: new Float32Array(3 * 48 * 192) }, postprocessor: { kind: 'raw' }, labels: [], geometries: [undefined] }, 0);
+    assert.equal(ok.items.length, 1);
+    await session.release();
+  });
+});

@@ -53,6 +53,7 @@ function fakeSessions() {
     rec.session = {
       provider: 'cpu',
       fallbackReason: undefined,
+      replicas: 1,
       inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3, 48, 192] }],
       outputs: [{ name: 'softmax_0.tmp_0', dtype: 'float32', shape: [-1, 2] }],
       run: () => Promise.resolve([]),

@@ -4,10 +4,13 @@
  * assignment. Batches already running keep the model they started with; a retired model's session
  * is released when its last batch ends. A twin change applies as a whole or not at all.
  */
+import { availableParallelism } from 'node:os';
 import { EdgeMLError, errorCode, errorMessage, redactUrl, type Logger } from '@edgeml/shared';
 import { effectiveBatching, warmupBatchSizes } from '../batching.js';
 import type { InferencerConfig, ModelEntry } from '../config.js';
 import { signatureMismatch } from '../tensor-checks.js';
+import type { ReplicaCount } from '../session/pool.js';
+import { replicaPlan, type ReplicaPlan } from '../session/replicas.js';
 import type { ModelSession, SessionOptions } from '../session/types.js';
 import type { ArtifactInfo } from './artifact-source.js';
 import type { ModelManifest } from './manifest.js';
@@ -67,7 +70,8 @@ export interface ServingEvents {
 
 export interface ModelServingOptions {
   readonly store: ModelStore;
-  readonly openSession: (modelPath: string, options: SessionOptions) => Promise<ModelSession>;
+  /** Opens a model; `replicas`: sessions of it side by side, per provider (session/replicas.ts). */
+  readonly openSession: (modelPath: string, options: SessionOptions, replicas: ReplicaCount) => Promise<ModelSession>;
   readonly events: ServingEvents;
   readonly logger: Logger;
   readonly now: () => Date;
@@ -76,10 +80,10 @@ export interface ModelServingOptions {
   readonly installBundled: boolean;
 }
 
-const sessionOptionsOf = (c: InferencerConfig): SessionOptions => ({
+const sessionOptionsOf = (c: InferencerConfig, plan: ReplicaPlan): SessionOptions => ({
   executionProvider: c.executionProvider,
   cudaDeviceId: c.cudaDeviceId,
-  intraOpThreads: c.intraOpThreads,
+  intraOpThreads: plan.intraOpThreads,
   interOpThreads: c.interOpThreads,
 });
 
@@ -139,7 +143,8 @@ export class ModelServing {
         previous.cudaDeviceId !== next.cudaDeviceId ||
         previous.intraOpThreads !== next.intraOpThreads ||
         previous.interOpThreads !== next.interOpThreads ||
-        previous.sessionWorkers !== next.sessionWorkers;
+        previous.sessionWorkers !== next.sessionWorkers ||
+        previous.sessionReplicas !== next.sessionReplicas;
       const toLoad = Object.entries(next.models).filter(([profile, entry]) => {
         const cur = this.serving(profile);
         return sessionChanged || cur === undefined || !sameModel(cur.entry, entry);
@@ -273,6 +278,7 @@ export class ModelServing {
         artifact: m?.artifact ?? null,
         origin: m?.origin ?? null,
         provider: m?.session.provider ?? null,
+        replicas: m?.session.replicas ?? null,
         fixedBatchOne: m?.fixedBatchOne ?? null,
         batching: m === undefined || this.#config === undefined ? null : effectiveBatching({ ...m, provider: m.session.provider }, this.#config),
         loadedAt: m?.loadedAt ?? null,
@@ -330,7 +336,8 @@ export class ModelServing {
       if (staged.manifest.preprocessing.profile !== profile) {
         throw new EdgeMLError('MODEL_INVALID', `model ${staged.manifest.name}@${staged.manifest.version} is for profile ${staged.manifest.preprocessing.profile}, configured under ${profile}`);
       }
-      session = await this.#o.openSession(staged.file, sessionOptionsOf(c));
+      const plan = replicaPlan(c, availableParallelism());
+      session = await this.#o.openSession(staged.file, sessionOptionsOf(c, plan), plan);
       const mismatch = signatureMismatch(session, staged.manifest);
       if (mismatch !== undefined) throw new EdgeMLError('MODEL_INVALID', `model ${staged.manifest.name}@${staged.manifest.version} does not match its manifest: ${mismatch}`);
       const batchDim = session.inputs[0]?.shape[0] ?? -1;

@@ -33,16 +33,21 @@ export function warmupInput(manifest: ModelManifest, batch: number): SessionTens
 /** @throws EdgeMLError MODEL_INVALID (the run, a post-processor or the result contract failed) */
 export async function warmUp(session: ModelSession, manifest: ModelManifest, batchSizes: readonly number[]): Promise<void> {
   const what = `model ${manifest.name}@${manifest.version}`;
-  for (const batch of batchSizes) {
+  // Every replica runs each size once: a replica's first run at a size is the slow one.
+  const runs = batchSizes.flatMap((batch) => Array.from({ length: session.replicas }, (_, replica) => ({ batch, replica })));
+  for (const { batch, replica } of runs) {
     let response;
     try {
-      response = await session.runBatch({
+      response = await session.runBatch(
+        {
         inputName: manifest.inputs[0]!.name,
         input: warmupInput(manifest, batch),
         postprocessor: manifest.postprocessor,
         labels: manifest.labels ?? [],
         geometries: new Array<undefined>(batch).fill(undefined),
-      });
+        },
+        replica,
+      );
     } catch (err: unknown) {
       throw new EdgeMLError('MODEL_INVALID', `${what} failed its warm-up run at batch ${batch}: ${errorMessage(err)}`, { cause: err });
     }

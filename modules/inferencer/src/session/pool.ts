@@ -9,26 +9,38 @@
  *
  * What the CUDA probe learns in a worker is kept in this process (open.ts), per device.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { EdgeMLError, type ErrorCode, type Logger, ERROR_CODES } from '@edgeml/shared';
+import { spawnWorker } from '../spawn-worker.js';
 import { knownCuda, learnCuda } from './open.js';
-import { transferables, type OpenReply, type WorkerReply, type WorkerReplyValue, type WorkerRequest } from './protocol.js';
-import type { BatchRequest, BatchResponse, FilesBatchRequest, ModelSession, OutputTensor, SessionOptions, SessionTensor } from './types.js';
+import { type OpenReply, type WorkerReply, type WorkerReplyValue, type WorkerRequest } from './protocol.js';
+import { replicatedSession, type Replica } from './replicated.js';
+import type { ModelSession, SessionOptions } from './types.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Request = DistributiveOmit<WorkerRequest, 'id'>;
 
 export interface SessionPool {
-  /** Opens a model in the least busy worker. @throws EdgeMLError MODEL_INVALID */
-  open(modelPath: string, options: SessionOptions): Promise<ModelSession>;
+  /**
+   * Opens a model in the least busy worker; with `replicas`, that many sessions of it in as many
+   * workers (the count for the provider the first one ends up on), used as one.
+   * @throws EdgeMLError MODEL_INVALID
+   */
+  open(modelPath: string, options: SessionOptions, replicas?: ReplicaCount): Promise<ModelSession>;
   /** Workers for sessions opened from now on; a worker beyond the size stops once its sessions are released. */
   resize(size: number): void;
   /** Workers alive. */
   readonly workers: number;
-  /** Sessions open. */
+  /** Sessions open (a replicated session counts once). */
   readonly sessions: number;
   /** Terminates every worker; sessions still open fail from then on. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Sessions of one model per provider (session/replicas.ts decides them). */
+export interface ReplicaCount {
+  readonly cpu: number;
+  readonly cuda: number;
 }
 
 export interface SessionPoolOptions {
@@ -37,19 +49,6 @@ export interface SessionPoolOptions {
   readonly logger: Logger;
   /** Called when a worker dies with sessions open (they are gone; the owner reopens them). */
   readonly onSessionsLost?: (sessions: readonly ModelSession[], reason: string) => void;
-}
-
-/**
- * Under tsx (tests, benchmarks, `--conditions=@edgeml/source`) this file is TypeScript, and
- * Node 20 does not apply the parent's loader hooks to a worker's entry point: the worker then
- * registers tsx itself before importing its entry. Built code (dist/) starts the .js entry directly.
- */
-function spawnWorker(): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-  if (!fromSource) return new Worker(entry);
-  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(bootstrap, { eval: true });
 }
 
 interface Host {
@@ -81,7 +80,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   let closed = false;
 
   const startHost = (): Host => {
-    const host: Host = { worker: spawnWorker(), pending: new Map(), sessions: new Set(), dead: undefined };
+    const host: Host = { worker: spawnWorker(import.meta.url, 'worker'), pending: new Map(), sessions: new Set(), dead: undefined };
     host.worker.on('message', (reply: WorkerReply) => {
       const p = host.pending.get(reply.id);
       if (p === undefined) return;
@@ -128,9 +127,33 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     });
   };
 
-  const pickHost = (): Host => {
-    if (hosts.length < size) return startHost();
-    return hosts.slice(0, size).reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
+  /** The least busy of the first `limit` workers not in `taken`, or a new one while there are fewer. */
+  const pickHost = (taken: ReadonlySet<Host>, limit: number): Host => {
+    if (hosts.length < limit) return startHost();
+    return hosts
+      .slice(0, limit)
+      .filter((h) => !taken.has(h))
+      .reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
+  };
+
+  /** Opens one session in `host`; what its CUDA probe learnt is kept for the whole process. */
+  const openOn = async (host: Host, modelPath: string, sessionOptions: SessionOptions): Promise<{ replica: Replica; reply: OpenReply }> => {
+    const reply = (await call(host, { op: 'open', modelPath, options: sessionOptions, cuda: knownCuda(sessionOptions.cudaDeviceId) })) as OpenReply;
+    learnCuda(sessionOptions.cudaDeviceId, reply.cuda);
+    return {
+      reply,
+      replica: {
+        call: (req, transfer) => call(host, { ...req, sessionId: reply.sessionId } as Request, transfer),
+        release: async () => {
+          if (host.dead === undefined) await call(host, { op: 'release', sessionId: reply.sessionId });
+        },
+        attach: (session) => host.sessions.add(session),
+        detach: (session) => {
+          host.sessions.delete(session);
+          if (host.dead === undefined) trim(host);
+        },
+      },
+    };
   };
 
   /** A worker beyond the pool's size with no session left is stopped. */
@@ -142,41 +165,31 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   };
 
   return {
-    async open(modelPath, sessionOptions) {
+    async open(modelPath, sessionOptions, replicas = { cpu: 1, cuda: 1 }) {
       if (closed) throw new EdgeMLError('ABORTED', 'the session pool is closed');
-      const host = pickHost();
-      const reply = (await call(host, { op: 'open', modelPath, options: sessionOptions, cuda: knownCuda(sessionOptions.cudaDeviceId) })) as OpenReply;
-      // What the probe learnt in the worker is kept for the whole process (the next open skips the probe).
-      learnCuda(sessionOptions.cudaDeviceId, reply.cuda);
-      let released: Promise<void> | undefined;
-      const session: ModelSession = {
-        provider: reply.provider,
-        fallbackReason: reply.fallbackReason,
-        inputs: reply.inputs,
-        outputs: reply.outputs,
-        async run(inputName: string, input: SessionTensor) {
-          if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
-          return (await call(host, { op: 'run', sessionId: reply.sessionId, inputName, input }, transferables([input.data]))) as OutputTensor[];
-        },
-        async runBatch(request: BatchRequest) {
-          if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
-          return (await call(host, { op: 'runBatch', sessionId: reply.sessionId, request }, transferables([request.input.data]))) as BatchResponse;
-        },
-        async runFiles(request: FilesBatchRequest) {
-          if (released !== undefined) throw new EdgeMLError('INFERENCE_FAILED', 'session already released');
-          return (await call(host, { op: 'runFiles', sessionId: reply.sessionId, request })) as BatchResponse;
-        },
-        release() {
-          released ??= (async () => {
-            host.sessions.delete(session);
-            if (host.dead === undefined) await call(host, { op: 'release', sessionId: reply.sessionId });
-            if (host.dead === undefined) trim(host);
-          })();
-          return released;
-        },
-      };
-      host.sessions.add(session);
-      return session;
+      const taken = new Set<Host>();
+      const firstHost = pickHost(taken, size);
+      taken.add(firstHost);
+      const first = await openOn(firstHost, modelPath, sessionOptions);
+      const opened: Replica[] = [first.replica];
+      const wanted = Math.max(1, first.reply.provider === 'cuda' ? replicas.cuda : replicas.cpu);
+      try {
+        const more: Host[] = [];
+        for (let i = 1; i < wanted; i++) {
+          const h = pickHost(taken, Math.max(size, wanted));
+          taken.add(h);
+          more.push(h);
+        }
+        // Once the first opened, the model is known good: the others open side by side.
+        const rest = await Promise.allSettled(more.map((h) => openOn(h, modelPath, sessionOptions)));
+        for (const r of rest) if (r.status === 'fulfilled') opened.push(r.value.replica);
+        const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+      } catch (err: unknown) {
+        await Promise.allSettled(opened.map((r) => r.release()));
+        throw err;
+      }
+      return replicatedSession(first.reply, opened);
     },
     resize(next) {
       size = Math.max(1, next);
@@ -186,7 +199,8 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
       return hosts.length;
     },
     get sessions() {
-      return hosts.reduce((n, h) => n + h.sessions.size, 0);
+      // A replicated session lives in several workers and counts once.
+      return new Set(hosts.flatMap((h) => [...h.sessions])).size;
     },
     async close() {
       if (closed) return;

@@ -100,10 +100,15 @@ export interface ModelSession {
   readonly fallbackReason: string | undefined;
   readonly inputs: readonly TensorSignature[];
   readonly outputs: readonly TensorSignature[];
+  /** Sessions of this model side by side (session/replicas.ts); runs go to the least busy. */
+  readonly replicas: number;
   /** Runs the model on one input. @throws EdgeMLError INFERENCE_FAILED */
   run(inputName: string, input: SessionTensor): Promise<OutputTensor[]>;
-  /** Runs a batch, slices it per item and post-processes each. @throws EdgeMLError INFERENCE_FAILED (the whole run failed) */
-  runBatch(request: BatchRequest): Promise<BatchResponse>;
+  /**
+   * Runs a batch, slices it per item and post-processes each; `replica` (0-based) picks the session
+   * (a warm-up warms each), otherwise the least busy runs it. @throws EdgeMLError INFERENCE_FAILED (the whole run failed)
+   */
+  runBatch(request: BatchRequest, replica?: number): Promise<BatchResponse>;
   /**
    * Reads each item's tensor file into one batch buffer, runs the items that read well, post-processes
    * each; one result or failure per item, in order. @throws EdgeMLError INFERENCE_FAILED (the whole run failed)
