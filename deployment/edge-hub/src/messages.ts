@@ -10,6 +10,6 @@ export function bodyToBuffer(body: Buffer | string | object): Buffer {
 /** Size as edgeHub counts it (RC/Message.cs Size()): body plus every property key and value. */
 export function messageSize(body: Buffer, ...bags: Readonly<Record<string, string>>[]): number {
   let size = body.length;
-  for (const bag of bags) for (const [k, v] of Object.entries(bag)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const bag of bags) for (const k in bag) size += Buffer.byteLength(k) + Buffer.byteLength(bag[k] ?? '');
   return size;
 }

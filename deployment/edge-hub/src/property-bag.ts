@@ -54,10 +54,16 @@ export function decodePropertyBag(bag: string): BagResult {
   if (bag === '') return { ok: true, pairs: [] };
   if (bag.includes('/')) return { ok: false, problem: 'property bag contains a raw "/"' };
   const pairs: (readonly [string, string])[] = [];
+  // Most bags hold no escape and no `?` (the SDK's own): decoding would return each key and value as is.
+  const plain = !bag.includes('%') && !bag.includes('?');
   for (const part of bag.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
     if (eq < 0) continue;
+    if (plain) {
+      if (eq > 0) pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
+      continue;
+    }
     let key: string;
     let value: string;
     try {

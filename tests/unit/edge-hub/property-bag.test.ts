@@ -46,6 +46,20 @@ describe('edge-hub property bags', () => {
     assert.equal(bad.ok, false);
   });
 
+  it('decodes a bag without escapes (the fast path) exactly as one with them', () => {
+    const plain = decodePropertyBag('$.mid=7&a=b=c&flag&=v&&$.on=out&seq=+1');
+    const escaped = decodePropertyBag('%24.mid=7&a=b%3Dc&flag&=v&&%24.on=out&seq=+1');
+    assert.ok(plain.ok && escaped.ok);
+    assert.deepEqual(plain.pairs, [
+      ['$.mid', '7'],
+      ['a', 'b=c'],
+      ['$.on', 'out'],
+      ['seq', '+1'],
+    ]);
+    assert.deepEqual(plain.pairs, escaped.pairs);
+    assert.deepEqual(decodePropertyBag('k?=v?').ok && decodePropertyBag('k?=v?'), { ok: true, pairs: [['k', 'v']] });
+  });
+
   it('encodes input bags so the SDK reads back every key and value exactly, with $.cdid/$.cmid', () => {
     const props = { 'path/a': 'x=y&z', plus: 'a+b', pct: '100%', unicode: 'ü' };
     const bag = encodeInputBag(props, { messageId: 'm/1', cid: 'c&1', contentType: 'application/json', contentEncoding: 'utf-8', connectionDeviceId: 'd', connectionModuleId: 'sender', outputName: 'never' });
