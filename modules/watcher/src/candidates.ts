@@ -11,6 +11,17 @@ const READ_ERRORS_FINAL = new Set(['ENOENT', 'ENOTDIR']);
 const MIN_CHECK_GAP_MS = 20;
 /** The look after a file is first seen or seen changed (see {@link Candidates.observe}). */
 const FRESH_LOOK_MS = 100;
+/** Files up to this size are hashed ahead of their last check (one read; see {@link Candidates.wantsEarlyHash}). */
+export const EARLY_HASH_MAX_BYTES = 1024 * 1024;
+
+/** A hash taken before the last stability check, valid while the file keeps this size and mtime. */
+export interface EarlyHash {
+  readonly sha256: string;
+  readonly sizeBytes: number;
+  readonly mtimeMs: number;
+  /** When the read started (ms, the caller's clock). */
+  readonly startedAt: number;
+}
 
 export class Candidates {
   readonly #tracker: StabilityTracker;
@@ -19,6 +30,8 @@ export class Candidates {
   readonly #nextCheck = new Map<string, number>();
   readonly #hints = new Set<string>();
   readonly #readFailures = new Map<string, { count: number; retryAt: number }>();
+  /** rel → its early hash, or 'failed' (that early read failed: the file is read only once stable). */
+  readonly #early = new Map<string, EarlyHash | 'failed'>();
 
   constructor(options: StabilityOptions, maxTracked: number) {
     this.#options = options;
@@ -68,6 +81,43 @@ export class Candidates {
     return verdict;
   }
 
+  /**
+   * Whether to hash the file now, ahead of the check that completes its count: it is unstable,
+   * has been seen unchanged at least twice (or one check is all it needs), the next check is the
+   * last one, it fits in one read, and it has no early hash for this size and mtime yet. The hash
+   * is used only if the last check still finds that size and mtime (see {@link earlyHashFor}), so
+   * the window's end costs one `lstat` instead of a read: the content is taken from a file whose
+   * size and mtime were then unchanged from before the read until the window closed.
+   */
+  wantsEarlyHash(rel: string, verdict: StabilityVerdict, obs: FileObservation): boolean {
+    if (verdict.stable || obs.sizeBytes > EARLY_HASH_MAX_BYTES) return false;
+    const { checks } = this.#options;
+    if (verdict.checks < Math.min(2, checks) || verdict.checks + 1 < checks) return false;
+    const early = this.#early.get(rel);
+    return early === undefined || (early !== 'failed' && (early.sizeBytes !== obs.sizeBytes || early.mtimeMs !== obs.mtimeMs));
+  }
+
+  /** Keeps an early hash (the inode's size and mtime after the read). */
+  earlyHashed(rel: string, hash: EarlyHash): void {
+    if (this.#tracker.has(rel)) this.#early.set(rel, hash);
+  }
+
+  /** An early read failed: no more early reads of this path; the read once stable decides (and counts). */
+  earlyHashFailed(rel: string): void {
+    if (this.#tracker.has(rel)) this.#early.set(rel, 'failed');
+  }
+
+  /**
+   * The early hash of a file judged stable: only one taken at that very size and mtime, and read
+   * after the file was first seen so (`unchangedSinceAt`), so every look from before the read to
+   * the last check found the same size and mtime.
+   */
+  earlyHashFor(rel: string, obs: FileObservation, unchangedSinceAt: number): string | undefined {
+    const early = this.#early.get(rel);
+    if (early === undefined || early === 'failed') return undefined;
+    return early.sizeBytes === obs.sizeBytes && early.mtimeMs === obs.mtimeMs && early.startedAt >= unchangedSinceAt ? early.sha256 : undefined;
+  }
+
   /** Spacing of stability checks (the window spread over its checks, at least 20 ms). */
   checkSpacingMs(): number {
     return checkIntervalMs(this.#options, 20);
@@ -81,6 +131,7 @@ export class Candidates {
   /** The content changed while it was hashed: the count starts again, checked at once. */
   restart(rel: string, nowMs: number): void {
     this.#tracker.reset(rel);
+    this.#early.delete(rel);
     this.#nextCheck.set(rel, nowMs);
   }
 
@@ -115,6 +166,7 @@ export class Candidates {
 
   forget(rel: string): void {
     this.#tracker.forget(rel);
+    this.#early.delete(rel);
     this.#nextCheck.delete(rel);
     this.#readFailures.delete(rel);
   }

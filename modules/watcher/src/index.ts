@@ -39,7 +39,7 @@ export { buildFileMessage, type EmittableItem } from './message.js';
 export { classifyEntry, walkInbox, absoluteIn, relativePosix, MAX_WALK_DEPTH, type EntryClass, type WalkEntry, type WalkResult } from './inventory.js';
 export { Reconciler, type ReconcilerOptions } from './reconciler.js';
 export { Acknowledgements, leaseExpiresAt, type AcknowledgementsOptions, type CompletionResult } from './acknowledgements.js';
-export { Candidates } from './candidates.js';
+export { Candidates, EARLY_HASH_MAX_BYTES, type EarlyHash } from './candidates.js';
 export { CompletionTimer, missingParts, type CompletionTimerOptions } from './completion-timer.js';
 export { Dispositions, type DispositionsOptions } from './dispositions.js';
 export { Emission, type EmissionOptions } from './emission.js';

@@ -48,6 +48,10 @@ interface StableCandidate {
   readonly sizeBytes: number;
   readonly mtimeMs: number;
   readonly firstSeenAt: number;
+  /** When its size and mtime were first seen as they are (for an early hash's validity). */
+  readonly unchangedSinceAt: number;
+  /** Not stable yet: hashed ahead of its last check (kept by `candidates`, not recorded). */
+  readonly early: boolean;
 }
 
 /** Batch size for ledger transactions. */
@@ -91,7 +95,7 @@ export class Intake {
       const chunk = candidates.slice(i, i + BATCH);
       const toHash = (await mapLimit(chunk, STAT_CONCURRENCY, (c) => this.#classify(c, known, parents))).filter((x) => x !== undefined);
       if (toHash.length === 0) continue;
-      const hashed = (await mapLimit(toHash, this.#config.hashConcurrency, (c) => this.#hash(c, signal))).filter((x) => x !== undefined);
+      const hashed = (await mapLimit(toHash, this.#config.hashConcurrency, (c) => (c.early ? this.#hashEarly(c, signal) : this.#hash(c, signal)))).filter((x) => x !== undefined);
       if (hashed.length > 0) await this.#record(hashed);
       await this.#o.afterBatch();
     }
@@ -190,11 +194,33 @@ export class Intake {
       this.#o.limited('tracker-full', 'warn', { maxTrackedFiles: this.#config.maxTrackedFiles }, 'too many unstable files tracked; the rest wait for a later inventory');
       return undefined;
     }
+    const observed = { rel, sizeBytes: entry.sizeBytes, mtimeMs: entry.mtimeMs, firstSeenAt: obs.firstSeenAt, unchangedSinceAt: obs.unchangedSinceAt };
     if (this.#config.markerMode) {
       candidates.unschedule(rel);
       if (!(await this.#markerExists(abs))) return undefined;
-    } else if (!obs.stable) return undefined;
-    return { rel, sizeBytes: entry.sizeBytes, mtimeMs: entry.mtimeMs, firstSeenAt: obs.firstSeenAt };
+    } else if (!obs.stable) return candidates.wantsEarlyHash(rel, obs, entry) ? { ...observed, early: true } : undefined;
+    return { ...observed, early: false };
+  }
+
+  /**
+   * Hashes a file ahead of its last stability check (while the window runs, when there is time),
+   * so the check that completes the count only has to confirm size and mtime. Kept only when the
+   * inode read still had the observed size and mtime; a failed read is not counted (the file may
+   * be locked while it is written) and the file is then read once stable, as usual.
+   */
+  async #hashEarly(c: StableCandidate, signal: AbortSignal): Promise<undefined> {
+    const startedAt = this.#o.now();
+    this.#hashing++;
+    try {
+      const hashed = await this.#o.hashFile(absoluteIn(this.#o.inboxReal, c.rel), signal, c.sizeBytes);
+      const unchanged = hashed.sizeBytes === c.sizeBytes && (hashed.sizeAfterBytes ?? hashed.sizeBytes) === c.sizeBytes && hashed.mtimeMs === c.mtimeMs;
+      if (unchanged) this.candidates.earlyHashed(c.rel, { sha256: hashed.sha256, sizeBytes: c.sizeBytes, mtimeMs: c.mtimeMs, startedAt });
+    } catch {
+      if (!signal.aborted) this.candidates.earlyHashFailed(c.rel);
+    } finally {
+      this.#hashing--;
+    }
+    return undefined;
   }
 
   async #markerExists(abs: string): Promise<boolean> {
@@ -209,6 +235,11 @@ export class Intake {
   async #hash(c: StableCandidate, signal: AbortSignal): Promise<StableFile | undefined> {
     const abs = absoluteIn(this.#o.inboxReal, c.rel);
     const { candidates } = this;
+    const early = candidates.earlyHashFor(c.rel, c, c.unchangedSinceAt);
+    if (early !== undefined) {
+      candidates.readSucceeded(c.rel);
+      return { path: c.rel, sizeBytes: c.sizeBytes, mtimeMs: c.mtimeMs, id: early, detectedAt: c.firstSeenAt, stableAt: this.#o.now() };
+    }
     this.#hashing++;
     try {
       const hashed = await this.#o.hashFile(abs, signal, c.sizeBytes);

@@ -167,7 +167,10 @@ describe('watcher on a real directory: acknowledgements', function () {
     const doc = JSON.parse(await readFile(errFile, 'utf8')) as ErrorJson;
     assert.equal(doc.code, 'FILE_UNREADABLE');
     assert.match(doc.reasons[0]!.reason, /EACCES/);
-    assert.equal(reads, 2);
+    assert.match(doc.reasons[0]!.reason, /unreadable after 2 attempts/);
+    // One early read while the window ran (its failure not counted: a file may be locked while it is
+    // written), then the two counted reads once stable.
+    assert.equal(reads, 3);
     assert.equal(h.files().length, 0);
     assert.ok(h.edge.sentTo('alerts').some((m) => (m.json as AlertMessage).code === 'FILE_UNREADABLE'));
   });

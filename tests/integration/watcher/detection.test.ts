@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFile, mkdir, open, readFile, rename, symlink, writeFile, stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { assertValidMessage, type AlertMessage } from '@edgeml/shared';
+import { hashInboxFile, type HashFile } from '@edgeml/watcher';
 import { makeRoot, removeRoot, sleepMs, startHarness, waitFor, type Harness } from './harness.js';
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -73,6 +74,28 @@ describe('watcher on a real directory: detection', function () {
     assert.equal(f.source.kind, 'table');
     await sleepMs(1_500);
     assert.equal(h.files().length, 1, 'emitted once');
+  });
+
+  it('reads a file once, ahead of its last check, and never emits an early hash of content that changed since', async () => {
+    const reads: string[] = [];
+    const counting: HashFile = (abs, signal, expected) => {
+      reads.push(path.basename(abs));
+      return hashInboxFile(abs, signal, expected);
+    };
+    h = await startHarness({ desired: { stabilityWindowMs: 1_500 }, appOptions: { hashFile: counting } });
+    await h.drop('once.csv', 'a,b\n1,2\n');
+    await h.drop('swapped.csv', 'AAAA');
+    const swapped = path.join(h.paths.inbox, 'swapped.csv');
+    await waitFor(() => reads.includes('swapped.csv'), 5_000, 'the early read of swapped.csv');
+    await sleepMs(20);
+    // Same size, new content (and mtime) after the early read, before the window closes.
+    await writeFile(swapped, 'BBBB');
+    await waitFor(() => h!.files().length === 2, 10_000, 'both emissions');
+    const byName = new Map(h.files().map((f) => [f.source.name, f]));
+    assert.equal(byName.get('once.csv')!.id, sha('a,b\n1,2\n'));
+    assert.equal(byName.get('swapped.csv')!.id, sha('BBBB'), 'the content as it was when stable, not as first read');
+    assert.equal(reads.filter((r) => r === 'once.csv').length, 1, 'an unchanged file is read once');
+    assert.equal(reads.filter((r) => r === 'swapped.csv').length, 2, 'the changed file is read again');
   });
 
   it('marker mode: a preallocated file is not emitted before its marker', async () => {

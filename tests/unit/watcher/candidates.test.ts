@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Candidates, EventFlood, FLOOD_EVENTS, FLOOD_QUIET_MS } from '@edgeml/watcher';
+import { Candidates, EARLY_HASH_MAX_BYTES, EventFlood, FLOOD_EVENTS, FLOOD_QUIET_MS } from '@edgeml/watcher';
 
 describe('watcher/candidates: when each path is looked at again (fake clock)', () => {
   const obs = (sizeBytes: number, mtimeMs = 1000) => ({ sizeBytes, mtimeMs });
@@ -34,6 +34,68 @@ describe('watcher/candidates: when each path is looked at again (fake clock)', (
     const c = new Candidates({ windowMs: 40, checks: 2 }, 100);
     c.observe('d', obs(1), 0);
     assert.equal(c.nextDueAt(), 40);
+  });
+});
+
+describe('watcher/candidates: a hash taken ahead of the last check (fake clock)', () => {
+  const obs = (sizeBytes: number, mtimeMs = 1000) => ({ sizeBytes, mtimeMs });
+  type Verdict = Parameters<Candidates['wantsEarlyHash']>[1];
+  const look = (c: Candidates, rel: string, o: { sizeBytes: number; mtimeMs: number }, at: number): Verdict => {
+    const v = c.observe(rel, o, at);
+    assert.ok(!('tracked' in v));
+    return v;
+  };
+
+  it('is wanted once the file was seen unchanged and the next check is the last, and used only at that size and mtime', () => {
+    const c = new Candidates({ windowMs: 1000, checks: 2 }, 100);
+    const first = look(c, 'a', obs(5), 0);
+    assert.equal(c.wantsEarlyHash('a', first, obs(5)), false, 'first sight proves nothing: often a file just created');
+    const second = look(c, 'a', obs(5), 100);
+    assert.equal(c.wantsEarlyHash('a', second, obs(5)), true);
+    c.earlyHashed('a', { sha256: 'h5', sizeBytes: 5, mtimeMs: 1000, startedAt: 100 });
+    assert.equal(c.wantsEarlyHash('a', second, obs(5)), false, 'already hashed at this size and mtime');
+    assert.equal(c.earlyHashFor('a', obs(5), 0), 'h5');
+    assert.equal(c.earlyHashFor('a', obs(5, 1001), 0), undefined, 'another mtime: not this content');
+    assert.equal(c.earlyHashFor('a', obs(6), 0), undefined, 'another size: not this content');
+    assert.equal(c.earlyHashFor('a', obs(5), 101), undefined, 'read before the size and mtime were seen as they are: not proven unchanged since');
+  });
+
+  it('a file changed after its early hash is hashed again, and the old hash is never used for it', () => {
+    const c = new Candidates({ windowMs: 1000, checks: 2 }, 100);
+    look(c, 'b', obs(5), 0);
+    look(c, 'b', obs(5), 100);
+    c.earlyHashed('b', { sha256: 'old', sizeBytes: 5, mtimeMs: 1000, startedAt: 100 });
+    const changed = look(c, 'b', obs(5, 1500), 600);
+    assert.equal(changed.unchangedSinceAt, 600);
+    assert.equal(c.earlyHashFor('b', obs(5, 1500), changed.unchangedSinceAt), undefined);
+    const again = look(c, 'b', obs(5, 1500), 700);
+    assert.equal(c.wantsEarlyHash('b', again, obs(5, 1500)), true, 'new mtime: hashed again');
+    c.restart('b', 800);
+    assert.equal(c.earlyHashFor('b', obs(5, 1500), 0), undefined, 'a restart (changed while read) drops the early hash');
+  });
+
+  it('a failed early read is not retried early (the read once stable counts), and big files are never read early', () => {
+    const c = new Candidates({ windowMs: 1000, checks: 2 }, 100);
+    look(c, 'c', obs(5), 0);
+    const v = look(c, 'c', obs(5), 100);
+    c.earlyHashFailed('c');
+    assert.equal(c.wantsEarlyHash('c', v, obs(5)), false);
+    assert.equal(c.earlyHashFor('c', obs(5), 0), undefined);
+    const big = obs(EARLY_HASH_MAX_BYTES + 1);
+    look(c, 'd', big, 0);
+    assert.equal(c.wantsEarlyHash('d', look(c, 'd', big, 100), big), false);
+    c.forget('c');
+    look(c, 'c', obs(5), 200);
+    assert.equal(c.wantsEarlyHash('c', look(c, 'c', obs(5), 300), obs(5)), true, 'forgotten and seen anew: early reads again');
+  });
+
+  it('with more checks, only the look before the last one asks for it; untracked paths keep nothing', () => {
+    const c = new Candidates({ windowMs: 3000, checks: 4 }, 100);
+    look(c, 'e', obs(1), 0);
+    assert.equal(c.wantsEarlyHash('e', look(c, 'e', obs(1), 100), obs(1)), false, 'two more checks to go');
+    assert.equal(c.wantsEarlyHash('e', look(c, 'e', obs(1), 1100), obs(1)), true, 'the next check completes the count');
+    c.earlyHashed('z', { sha256: 'hz', sizeBytes: 1, mtimeMs: 1000, startedAt: 0 });
+    assert.equal(c.earlyHashFor('z', obs(1), 0), undefined);
   });
 });
 
