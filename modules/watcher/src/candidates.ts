@@ -47,6 +47,20 @@ export class Candidates {
     this.#hints.add(rel);
   }
 
+  /**
+   * A path hinted together with the event source's own `lstat` of a new regular file (chokidar's
+   * `add`): when the path is not tracked yet, that counts as its first look, at `nowMs` (the stat
+   * was taken before the event arrived, so the window is measured from no earlier than the stat).
+   * The window then starts when the file appeared rather than at the next tick's look. Every later
+   * look is the intake's own `lstat`, which also classifies the entry, so no file is judged stable
+   * or read on this observation alone.
+   */
+  seen(rel: string, obs: FileObservation, nowMs: number): void {
+    this.#hints.add(rel);
+    if (this.#tracker.has(rel) || this.#tracker.full) return;
+    this.#tracker.observe(rel, obs, nowMs);
+  }
+
   hasHint(rel: string): boolean {
     return this.#hints.has(rel);
   }

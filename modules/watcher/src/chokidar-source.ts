@@ -3,7 +3,9 @@
  * detection fast; the inventory walk is what guarantees nothing is missed, so this adapter
  * forwards paths and never decides anything.
  */
+import type { Stats } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
+import type { FileObservation } from './stability.js';
 
 export const SOURCE_EVENTS = { path: 'path', removed: 'removed', error: 'error' } as const;
 
@@ -12,8 +14,11 @@ export interface EventSourceOptions {
   readonly root: string;
   readonly usePolling: boolean;
   readonly pollingIntervalMs: number;
-  /** A file was added or changed (absolute path). */
-  readonly onPath: (absPath: string) => void;
+  /**
+   * A file was added or changed (absolute path); for a new regular file, its size and mtime from
+   * chokidar's own `lstat` (never for changes: chokidar `stat`s those, following symlinks).
+   */
+  readonly onPath: (absPath: string, added?: FileObservation) => void;
   readonly onRemoved: (absPath: string) => void;
   readonly onError: (err: unknown) => void;
 }
@@ -41,7 +46,8 @@ export function createChokidarSource(options: EventSourceOptions): EventSource {
     depth: 32,
   });
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  watcher.on('add', (p) => options.onPath(p));
+  // With followSymlinks false, an added entry is lstat'ed: a regular file here is one, not a link.
+  watcher.on('add', (p, stats?: Stats) => options.onPath(p, stats?.isFile() === true ? { sizeBytes: stats.size, mtimeMs: stats.mtimeMs } : undefined));
   watcher.on('change', (p) => options.onPath(p));
   watcher.on('unlink', (p) => options.onRemoved(p));
   watcher.on('error', (err) => options.onError(err));

@@ -21,6 +21,7 @@ import { Intake } from './intake.js';
 import { relativePosix } from './inventory.js';
 import { InventoryScan, type ScanSummary } from './inventory-scan.js';
 import type { Ledger } from './ledger.js';
+import type { FileObservation } from './stability.js';
 import { createLimitedLog, type LimitedLog } from './limited-log.js';
 import type { WatcherMetrics } from './metrics.js';
 import { Reprocessor, type ReprocessReport, type ReprocessRequest } from './reprocess.js';
@@ -117,11 +118,16 @@ export class Reconciler {
     this.requestInventory();
   }
 
-  /** A path changed (from events or a share notification): check it soon. */
-  hint(absPath: string): void {
+  /**
+   * A path changed (from events or a share notification): check it soon. `added`: the event
+   * source's lstat of a new regular file, taken as its first look (see {@link Candidates.seen}).
+   */
+  hint(absPath: string, added?: FileObservation): void {
     const inbox = this.#inboxReal;
     if (!isWithin(inbox, absPath) || absPath === inbox) return;
-    this.#intake.candidates.hint(relativePosix(inbox, absPath));
+    const rel = relativePosix(inbox, absPath);
+    if (added !== undefined) this.#intake.candidates.seen(rel, added, this.#now());
+    else this.#intake.candidates.hint(rel);
     this.#scan.noteEvent(this.#now());
     this.#wakeUp();
   }

@@ -63,6 +63,11 @@ export class StabilityTracker {
     return this.#tracks.size;
   }
 
+  /** Whether a new key would be refused. */
+  get full(): boolean {
+    return this.#tracks.size >= this.#maxTracked;
+  }
+
   /** Observations refused because the tracker was full. */
   get refused(): number {
     return this.#refused;

@@ -30,6 +30,31 @@ describe('watcher/candidates: when each path is looked at again (fake clock)', (
     assert.equal(stable(c.observe('b', obs(1), 3000)), true);
   });
 
+  it("the event source's lstat of a new file is its first look: the window runs from the event, the intake's look confirms it", () => {
+    const c = new Candidates({ windowMs: 1000, checks: 2 }, 100);
+    c.seen('n', obs(5), 0);
+    assert.deepEqual(c.takeDue(0), ['n'], 'hinted: the intake looks at it (and classifies it) at the next tick');
+    const v = c.observe('n', obs(5), 40);
+    assert.ok(!('tracked' in v) && !v.stable);
+    assert.equal(v.unchangedSinceAt, 0, 'unchanged since the event');
+    assert.equal(v.checks, 2);
+    assert.equal(c.nextDueAt(), 1000, 'the last check when the window from the event closes');
+    assert.equal(stable(c.observe('n', obs(5), 1000)), true);
+  });
+
+  it('an event for a tracked path, or beyond the tracking bound, is only a hint', () => {
+    const c = new Candidates({ windowMs: 1000, checks: 2 }, 1);
+    c.observe('t', obs(5), 0);
+    c.seen('t', obs(9), 500);
+    const v = c.observe('t', obs(5), 600);
+    assert.ok(!('tracked' in v));
+    assert.equal(v.unchangedSinceAt, 0, 'the event did not count as a look of a tracked path');
+    c.seen('u', obs(1), 700);
+    assert.deepEqual(c.takeDue(700).sort(), ['t', 'u']);
+    assert.equal(c.refused, 0, 'the event for an untracked path beyond the bound was not counted as refused');
+    assert.equal(c.unstable, 1);
+  });
+
   it('a short window is not stretched by the fresh look (spacing below 100 ms)', () => {
     const c = new Candidates({ windowMs: 40, checks: 2 }, 100);
     c.observe('d', obs(1), 0);
