@@ -3,6 +3,7 @@
  * and clean=false sessions; every decision is the hooks' (session-hooks.ts). Nothing a module publishes
  * is fanned out: only the hub's own writes (`client.publish`, which carry no clientId) reach a connection.
  */
+import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from '@edgeml/shared';
@@ -76,11 +77,14 @@ export async function startBroker(options: { tls: TlsMaterial; port: number; hos
   broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err }, 'client error'));
   broker.on('connectionError', (client, err) => logger.debug({ clientId: client.id, err }, 'connection error'));
 
-  const sockets = new Set<TLSSocket>();
-  const server: TlsServer = createTlsServer({ key: options.tls.serverKeyPem, cert: options.tls.serverCertificatePem, noDelay: true }, (socket) => {
+  // Every accepted TCP socket, from before its TLS handshake: close() must destroy one still in its
+  // handshake too, or server.close() waits for it while its module CONNECTs to the closing broker (a hub
+  // restart then never finished, and the module sat on the old broker).
+  const sockets = new Set<Socket>();
+  const server: TlsServer = createTlsServer({ key: options.tls.serverKeyPem, cert: options.tls.serverCertificatePem, noDelay: true }, (socket: TLSSocket) => broker.handle(socket));
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    broker.handle(socket);
   });
   server.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));
   await new Promise<void>((resolveListen, reject) => {

@@ -134,6 +134,7 @@ export class ModuleConnections {
       }
     }
     if (set.size !== before) this.#store.putFeatures(id.moduleId, set);
+    this.#logger.debug({ moduleId: id.moduleId, topics: filters, add, inputsReady: this.#inputsReady.has(client) }, add ? 'module subscribed' : 'module unsubscribed');
     return id;
   }
 

@@ -21,6 +21,13 @@ export const EDGE_HUB_DEFAULTS = {
   methodResponseTimeoutMs: 30_000,
   /** How often expired messages are dropped and unacknowledged deliveries retried. */
   sweepIntervalMs: 250,
+  /**
+   * A module connected this long with input messages waiting and no inputs SUBSCRIBE on the connection is
+   * disconnected so that its SDK reconnects and subscribes again (input-stall.ts); doubles per close.
+   */
+  inputStallCloseMs: 15_000,
+  /** The longest such wait after repeated closes of one module. */
+  inputStallMaxWaitMs: 300_000,
   /** Routed message size limit: body plus every property key and value (reference §6). */
   maxMessageBytes: 256 * 1024,
 } as const;
@@ -46,6 +53,8 @@ export interface EdgeHubOptions {
   readonly messageAckTimeoutMs?: number;
   /** Messages in flight (sent, not acknowledged) per module input, order kept; default 32, 1 = one at a time. */
   readonly maxInFlightPerInput?: number;
+  /** See EDGE_HUB_DEFAULTS.inputStallCloseMs; default 15 000. */
+  readonly inputStallCloseMs?: number;
   /** Clock (ms since the epoch); default Date.now. */
   readonly now?: () => number;
 }

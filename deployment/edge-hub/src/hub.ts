@@ -26,6 +26,7 @@ import { ForwardQueue } from './forward-queue.js';
 import { EDGE_HUB_DEFAULTS, type EdgeHub, type EdgeHubOptions } from './hub-api.js';
 import { ensureIdentities, moduleConnectionString, writeCredentialFile, type IdentityFile } from './identities.js';
 import { InputDelivery } from './input-delivery.js';
+import { InputStallGuard } from './input-stall.js';
 import { readManifest } from './manifest.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
 import { compileRoutes, isRouteError, type CompiledRouteTable } from './routes/index.js';
@@ -87,6 +88,7 @@ interface HubParts {
   readonly delivery: InputDelivery;
   readonly intake: EventIntake;
   readonly hooks: BrokerHooks;
+  readonly inputStall: InputStallGuard;
 }
 
 /** Builds every part from the options and wires them together. */
@@ -149,10 +151,21 @@ async function buildParts(options: EdgeHubOptions): Promise<HubParts> {
     storeOpen,
   });
   wired.delivery = delivery;
+  const inputStall = new InputStallGuard({
+    connections,
+    endpointsWithMessages: () => queue.endpoints(),
+    moduleIds,
+    metrics,
+    logger,
+    label,
+    now,
+    waitMs: options.inputStallCloseMs ?? EDGE_HUB_DEFAULTS.inputStallCloseMs,
+    maxWaitMs: Math.max(options.inputStallCloseMs ?? 0, EDGE_HUB_DEFAULTS.inputStallMaxWaitMs),
+  });
   const intake = new EventIntake({ routes, queue, journal, counters, metrics, logger, label, now, warnOnce, maxMessageBytes: EDGE_HUB_DEFAULTS.maxMessageBytes });
   const policy = { deviceId, known, identities: ids, hostNames: [iotHubHostName, 'localhost', host] };
   const hooks = createSessionHooks({ policy, connections, intake, delivery, twins, methods, metrics, label, now, warnOnce, storeOpen });
-  return { logger, workDir, deviceId, iotHubHostName, host, moduleIds, known, routes, tls, ids, store, state, metrics, queue, counters, connections, twins, methods, journal, delivery, intake, hooks };
+  return { logger, workDir, deviceId, iotHubHostName, host, moduleIds, known, routes, tls, ids, store, state, metrics, queue, counters, connections, twins, methods, journal, delivery, intake, hooks, inputStall };
 }
 
 /**
@@ -204,7 +217,10 @@ export async function createEdgeHub(options: EdgeHubOptions): Promise<EdgeHub> {
         ops = await startOpsServer({ registry: p.metrics.registry, logger, port: options.metricsPort, host: p.host, health: { live: () => true, ready } });
         metricsPort = ops.port;
       }
-      sweepTimer = setInterval(() => p.delivery.sweep(), EDGE_HUB_DEFAULTS.sweepIntervalMs);
+      sweepTimer = setInterval(() => {
+        p.delivery.sweep();
+        if (p.state.stopping === undefined) p.inputStall.check();
+      }, EDGE_HUB_DEFAULTS.sweepIntervalMs);
       sweepTimer.unref();
       logger.info({ port, host: p.host, deviceId: p.deviceId, modules: p.moduleIds, routes: p.routes.routes.length, metricsPort, workDir: p.workDir }, 'edge hub listening');
     },

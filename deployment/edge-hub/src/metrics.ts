@@ -23,6 +23,7 @@ export interface HubMetrics {
   readonly connectSuccess: Counter<'id'>;
   readonly connectFailed: Counter<'id' | 'reason'>;
   readonly disconnects: Counter<'id'>;
+  readonly inputStallCloses: Counter<'id'>;
   readonly connectedClients: Gauge;
   readonly refusedPublishes: Counter<'id' | 'reason'>;
 }
@@ -90,6 +91,12 @@ export function createHubMetrics(labels: { iothub: string; edgeDevice: string },
     connectSuccess: new Counter({ name: 'edgehub_client_connect_success_total', help: 'Accepted CONNECTs', labelNames: ['id'], registers }),
     connectFailed: new Counter({ name: 'edgehub_client_connect_failed_total', help: 'Refused CONNECTs', labelNames: ['id', 'reason'], registers }),
     disconnects: new Counter({ name: 'edgehub_client_disconnect_total', help: 'Client disconnects', labelNames: ['id'], registers }),
+    inputStallCloses: new Counter({
+      name: 'edgehub_input_stall_closes_total',
+      help: 'Connections closed by the hub because the module had input messages waiting and had not subscribed its inputs on that connection',
+      labelNames: ['id'],
+      registers,
+    }),
     connectedClients: new Gauge({ name: 'edgehub_connected_clients', help: 'Modules connected now', registers }),
     refusedPublishes: new Counter({
       name: 'edgehub_publish_refused_total',
