@@ -1,6 +1,6 @@
 /**
  * The backstop against a module that is connected, has messages waiting on its inputs, and never
- * subscribes its inputs on this connection: input deliveries wait for that SUBSCRIBE (connections.ts),
+ * subscribes its inputs on this connection (whether or not its session held them before): input deliveries wait for that SUBSCRIBE (connections.ts),
  * and the SDK has state-machine gaps after a broker restart in which it believes it is subscribed, or
  * stops trying (wire notes §7, §11.5). After `waitMs` such a connection is closed once: the SDK treats
  * the loss as retryable, reconnects and re-subscribes the inputs it listens to. Each further close of
@@ -48,7 +48,7 @@ export class InputStallGuard {
     const stalled: string[] = [];
     for (const m of this.#o.moduleIds) {
       const client = connections.clientOf(m);
-      if (client === undefined || !connections.hasFeature(m, 'inputs')) continue;
+      if (client === undefined) continue;
       const w = this.#watch.get(m);
       if (connections.takesInputs(m)) {
         if (w !== undefined) this.#watch.delete(m);

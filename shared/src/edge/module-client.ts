@@ -368,7 +368,17 @@ function wrapModuleClient(
       },
     })
       .then(
-        () => undefined,
+        () => {
+          // The SDK gave up re-enabling its inputs (that is what its final disconnect reports), and open()
+          // does not enable them again: the module sat connected without an inputs SUBSCRIBE and got no
+          // input ever again (observed after a hub restart mid-startup). A newly added `inputMessage`
+          // listener makes the SDK subscribe again; the one added here is removed at once.
+          if (!inputListenerAttached) return;
+          const resubscribe = (): undefined => undefined;
+          client.on('inputMessage', resubscribe);
+          client.removeListener('inputMessage', resubscribe);
+          logger.info('reopened after the SDK gave up; input messages enabled again');
+        },
         (err: unknown) => {
           if (!lifetime.signal.aborted) logger.error({ err }, 'reopen gave up');
         },

@@ -10,8 +10,11 @@ describe('edge hub: a module whose inputs wait is never left connected and undel
   this.timeout(120_000);
 
   // What broke: the hub restarted (kill-restart fault test) while a freshly started module was opening its
-  // connection. Its socket was still in the TLS handshake, so stop() did not destroy it and waited for it;
-  // the module then CONNECTed and SUBSCRIBEd to the closing broker, and the restart never finished.
+  // connection. (1) When the SDK's inputs SUBSCRIBE was cut off, the SDK gave up (its final disconnect),
+  // the edge client reopened, and nothing subscribed the inputs again: connected, never delivered. (The
+  // hub's stall backstop is held off here, 60 s, so that this checks the edge client itself.) (2) A socket
+  // still in its TLS handshake was not destroyed by stop(), which waited for it while its module
+  // CONNECTed and SUBSCRIBEd to the closing broker: the restart never finished.
   it('a hub stopped while a module is connecting stops, and the module gets its inputs from the next hub', async () => {
     for (const delayMs of [0, 5, 10, 20, 40]) {
       const t = await tempDir();
@@ -31,7 +34,7 @@ describe('edge hub: a module whose inputs wait is never left connected and undel
         const stopped = await Promise.race([hub.stop().then(() => true), sleep(5000).then(() => false)]);
         assert.ok(stopped, `hub.stop() finished within 5 s (module connecting ${delayMs} ms in)`);
         await sleep(500);
-        hub = await createEdgeHub({ workDir: t.dir, manifest: m, port, logger });
+        hub = await createEdgeHub({ workDir: t.dir, manifest: m, port, logger, inputStallCloseMs: 60_000 });
         await hub.start();
         await opening;
         await a.sendOutput('out', { body: {}, messageId: `after-${delayMs}` });
