@@ -19,9 +19,10 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 
 const { createLogger } = await import('@edgeml/shared');
-const { createEdgeHub, createModuleSasToken } = await import('@edgeml/edge-hub');
+const { createEdgeHub } = await import('@edgeml/edge-hub');
 const { Aedes } = await import('aedes');
 const mqtt = (await import('mqtt')).default;
+const { connectHubModule, BENCH_CLIENT_OPTIONS } = await import('./hub-clients.js');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +39,7 @@ const MESSAGES = count('messages', 10_000);
 const ROUNDS = count('rounds', 4);
 const WINDOW = 20;
 const body = Buffer.alloc(1024, 0x61);
-const clientOptions = { protocolVersion: 4 as const, clean: false, reconnectPeriod: 0 };
+const clientOptions = BENCH_CLIENT_OPTIONS;
 
 const dir = await mkdtemp(path.join(tmpdir(), 'edgeml-bench-hub-profile-'));
 const routes = BROKER === 'hub' ? { bench: 'FROM /messages/modules/sender/outputs/* INTO BrokeredEndpoint("/modules/receiver/inputs/in")' } : {};
@@ -70,17 +71,7 @@ if (BROKER === 'raw') {
   topicOf = (i) => `bench/in/%24.mid=${i}&seq=${i}/`;
   closers.push(() => new Promise<void>((r) => server.close(() => r())), () => new Promise<void>((r) => broker.close(() => r())));
 } else {
-  const connectModule = (moduleId: string): Promise<MqttClient> => {
-    const key = /SharedAccessKey=([^;]+)/.exec(hub.moduleEnv(moduleId)['EdgeHubConnectionString'] ?? '')?.[1] ?? '';
-    const password = createModuleSasToken({ hostName: hub.iotHubHostName, deviceId: hub.deviceId, moduleId, keyBase64: key, expirySecs: Math.floor(Date.now() / 1000) + 3600 });
-    return mqtt.connectAsync(`mqtts://localhost:${hub.port}`, {
-      ...clientOptions,
-      ca,
-      clientId: `${hub.deviceId}/${moduleId}`,
-      username: `${hub.iotHubHostName}/${hub.deviceId}/${moduleId}/?api-version=2021-04-12`,
-      password,
-    });
-  };
+  const connectModule = (moduleId: string): Promise<MqttClient> => connectHubModule(hub, moduleId, ca);
   pub = await connectModule('sender');
   sub = await connectModule('receiver');
   await sub.subscribeAsync(`devices/${hub.deviceId}/modules/receiver/inputs/#`, { qos: 1 });

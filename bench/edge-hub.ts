@@ -41,9 +41,10 @@ if (!process.execArgv.some((a) => a.includes('@edgeml/source')) && process.env['
 }
 
 const { createEdgeClientFromEnvironment, createLogger } = await import('@edgeml/shared');
-const { createEdgeHub, createModuleSasToken, EDGE_HUB_DEFAULTS } = await import('@edgeml/edge-hub');
+const { createEdgeHub, EDGE_HUB_DEFAULTS } = await import('@edgeml/edge-hub');
 const { Aedes } = await import('aedes');
 const mqtt = (await import('mqtt')).default;
+const { connectHubModule, BENCH_CLIENT_OPTIONS } = await import('./hub-clients.js');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -118,7 +119,7 @@ const manifest = {
   },
 };
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
-const clientOptions = { protocolVersion: 4 as const, clean: false, reconnectPeriod: 0 };
+const clientOptions = BENCH_CLIENT_OPTIONS;
 const seqOfTopic = (topic: string): number => Number(/seq=(\d+)/.exec(topic)?.[1]);
 
 const median = (runs: Result[]): Result => [...runs].sort((x, y) => x.msgPerSec - y.msgPerSec)[Math.floor(runs.length / 2)]!;
@@ -151,17 +152,7 @@ try {
     );
 
   // ---- 2. the hub, same clients ---------------------------------------------------------------------
-  const connectModule = (moduleId: string): ReturnType<typeof mqtt.connectAsync> => {
-    const key = /SharedAccessKey=([^;]+)/.exec(hub.moduleEnv(moduleId)['EdgeHubConnectionString'] ?? '')?.[1] ?? '';
-    const password = createModuleSasToken({ hostName: hub.iotHubHostName, deviceId: hub.deviceId, moduleId, keyBase64: key, expirySecs: Math.floor(Date.now() / 1000) + 3600 });
-    return mqtt.connectAsync(`mqtts://localhost:${hub.port}`, {
-      ...clientOptions,
-      ca,
-      clientId: `${hub.deviceId}/${moduleId}`,
-      username: `${hub.iotHubHostName}/${hub.deviceId}/${moduleId}/?api-version=2021-04-12`,
-      password,
-    });
-  };
+  const connectModule = (moduleId: string): ReturnType<typeof mqtt.connectAsync> => connectHubModule(hub, moduleId, ca);
   const hubPub = await connectModule('sender');
   const hubSub = await connectModule('receiver');
   await hubSub.subscribeAsync(`devices/${hub.deviceId}/modules/receiver/inputs/#`, { qos: 1 });
