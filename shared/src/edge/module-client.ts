@@ -9,7 +9,10 @@
  *   followed by a full twin re-read, delivered as `{ kind: 'full' }`;
  * - registering any SDK listener opens a connection (§4), so listeners are only attached once
  *   `open()` has connected;
- * - `getTwin()` and reported updates have no timeout in the SDK (§7), so we add one.
+ * - `getTwin()` and reported updates have no timeout in the SDK (§7), so we add one;
+ * - when the SDK gives up (its final `disconnect`, at once on a TCP reset, §7) we reopen with our own
+ *   backoff, and then subscribe inputs, methods and desired patches again ourselves (resubscribe.ts):
+ *   `open()` subscribes nothing, and a hub without the module's session would otherwise send none.
  */
 import { readFile } from 'node:fs/promises';
 // azure-iot-device is CommonJS: under ESM named imports type-check but fail at runtime (STYLE #13).
@@ -21,6 +24,7 @@ import { createRepeatLimiter, type Logger } from '../logging.js';
 import { retry, sleep, type BackoffOptions } from '../retry.js';
 import { MAX_MESSAGE_BYTES } from '../contracts/validate.js';
 import { encodeOutgoing, messageSizeBytes } from './outgoing.js';
+import { resubscribeAfterReopen } from './resubscribe.js';
 import { reportedPatchProblems } from './types.js';
 import type { ConnectionListener, DesiredUpdate, EdgeClient, IncomingMessage, InputHandler, MethodHandler, OutgoingMessage } from './types.js';
 
@@ -369,15 +373,12 @@ function wrapModuleClient(
     })
       .then(
         () => {
-          // The SDK gave up re-enabling its inputs (that is what its final disconnect reports), and open()
-          // does not enable them again: the module sat connected without an inputs SUBSCRIBE and got no
-          // input ever again (observed after a hub restart mid-startup). A newly added `inputMessage`
-          // listener makes the SDK subscribe again; the one added here is removed at once.
-          if (!inputListenerAttached) return;
-          const resubscribe = (): undefined => undefined;
-          client.on('inputMessage', resubscribe);
-          client.removeListener('inputMessage', resubscribe);
-          logger.info('reopened after the SDK gave up; input messages enabled again');
+          // The SDK gave up re-enabling what it listens to (that is what its final disconnect reports) and
+          // open() subscribes nothing: without this the module sat connected with no input, no direct method
+          // and no desired patch (observed after a hub restart mid-startup, and after a TCP reset). Not
+          // awaited: a SUBSCRIBE that never completes must not keep the next reopen from starting.
+          const listened = { inputs: inputListenerAttached, methods: registeredMethods.size > 0, desired: twin !== undefined };
+          void resubscribeAfterReopen(client._transport, listened, logger).then((features) => logger.info({ features }, 'reopened after the SDK gave up; subscribed again'));
         },
         (err: unknown) => {
           if (!lifetime.signal.aborted) logger.error({ err }, 'reopen gave up');
