@@ -7,13 +7,14 @@
  *
  * @param from the caller's `import.meta.url`
  * @param name the entry's file name beside the caller, without its extension
+ * @param workerData given to the worker as `workerData`
  */
 import { Worker } from 'node:worker_threads';
 
-export function spawnWorker(from: string, name: string): Worker {
+export function spawnWorker(from: string, name: string, workerData?: unknown): Worker {
   const fromSource = from.endsWith('.ts');
   const entry = new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, from);
-  if (!fromSource) return new Worker(entry);
+  if (!fromSource) return new Worker(entry, { workerData });
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { eval: true, workerData });
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger } from '@edgeml/shared';
 import { StagingFiles, encodeNpy, readTensorInto } from '@edgeml/inferencer';
+import { waitFor } from '../../helpers/suite.js';
 import { sha256Hex } from './support.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
@@ -96,7 +97,8 @@ describe('inferencer tensor files', () => {
     assert.ok((await stat(file)).isFile(), 'kept while the duplicate still holds it');
     await staging.release(file, npy.length);
     await assert.rejects(stat(file), { code: 'ENOENT' });
-    await assert.rejects(stat(path.join(root, 'staging', 'b')), { code: 'ENOENT' }, 'the empty per-source directory goes too');
+    // The per-source directory goes in the janitor's sweep once it is idle (250 ms by default).
+    await waitFor(() => stat(path.join(root, 'staging', 'b')).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT'), 10_000, 'the empty per-source directory to go too', 50);
     assert.deepEqual(staging.removed, { files: 1, bytes: npy.length });
     const outside = path.join(root, 'keep.npy');
     await writeFile(outside, npy);
