@@ -98,7 +98,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
       root: r.inboxReal,
       usePolling: cfg.usePolling,
       pollingIntervalMs: cfg.pollingIntervalMs,
-      onPath: (p, added) => r.hint(p, added),
+      onPath: (p, observed) => r.hint(p, observed),
       onRemoved: (p) => r.hint(p),
       onError: (err) => limited('chokidar', 'warn', { err }, 'filesystem events error; the inventory still finds every file'),
     });

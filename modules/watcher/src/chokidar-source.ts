@@ -15,10 +15,12 @@ export interface EventSourceOptions {
   readonly usePolling: boolean;
   readonly pollingIntervalMs: number;
   /**
-   * A file was added or changed (absolute path); for a new regular file, its size and mtime from
-   * chokidar's own `lstat` (never for changes: chokidar `stat`s those, following symlinks).
+   * A file was added or changed (absolute path), with its size and mtime as chokidar saw them when
+   * they describe the regular file itself: for a new entry, chokidar's own `lstat` of a regular
+   * file; for a change, chokidar's `stat` (which follows symlinks) only when it found the very inode
+   * that `lstat` found at the add, so a path swapped for a link never lends its target's figures.
    */
-  readonly onPath: (absPath: string, added?: FileObservation) => void;
+  readonly onPath: (absPath: string, observed?: FileObservation) => void;
   readonly onRemoved: (absPath: string) => void;
   readonly onError: (err: unknown) => void;
 }
@@ -46,10 +48,28 @@ export function createChokidarSource(options: EventSourceOptions): EventSource {
     depth: 32,
   });
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // The inode of each regular file chokidar reported added (as long as it watches it), so a
+  // change's `stat` is taken as the file's own figures only when it found that same inode.
+  const inodes = new Map<string, number>();
+  const figures = (stats: Stats): FileObservation => ({ sizeBytes: stats.size, mtimeMs: stats.mtimeMs });
   // With followSymlinks false, an added entry is lstat'ed: a regular file here is one, not a link.
-  watcher.on('add', (p, stats?: Stats) => options.onPath(p, stats?.isFile() === true ? { sizeBytes: stats.size, mtimeMs: stats.mtimeMs } : undefined));
-  watcher.on('change', (p) => options.onPath(p));
-  watcher.on('unlink', (p) => options.onRemoved(p));
+  watcher.on('add', (p, stats?: Stats) => {
+    if (stats?.isFile() !== true) {
+      inodes.delete(p);
+      options.onPath(p);
+      return;
+    }
+    inodes.set(p, stats.ino);
+    options.onPath(p, figures(stats));
+  });
+  watcher.on('change', (p, stats?: Stats) => {
+    const ino = inodes.get(p);
+    options.onPath(p, stats?.isFile() === true && ino !== undefined && stats.ino === ino ? figures(stats) : undefined);
+  });
+  watcher.on('unlink', (p) => {
+    inodes.delete(p);
+    options.onRemoved(p);
+  });
   watcher.on('error', (err) => options.onError(err));
   let closing: Promise<void> | undefined;
   return {

@@ -40,6 +40,7 @@ export { classifyEntry, walkInbox, absoluteIn, relativePosix, MAX_WALK_DEPTH, ty
 export { Reconciler, type ReconcilerOptions } from './reconciler.js';
 export { Acknowledgements, leaseExpiresAt, type AcknowledgementsOptions, type CompletionResult } from './acknowledgements.js';
 export { Candidates, EARLY_HASH_MAX_BYTES, type EarlyHash } from './candidates.js';
+export { createChokidarSource, type EventSource, type EventSourceOptions } from './chokidar-source.js';
 export { CompletionTimer, missingParts, type CompletionTimerOptions } from './completion-timer.js';
 export { Dispositions, type DispositionsOptions } from './dispositions.js';
 export { Emission, type EmissionOptions } from './emission.js';

@@ -81,6 +81,12 @@ export class StabilityTracker {
     return this.#tracks.keys();
   }
 
+  /** The size and mtime of the last observation of `key` (a size of -1 after a reset), or undefined. */
+  last(key: string): FileObservation | undefined {
+    const t = this.#tracks.get(key);
+    return t === undefined ? undefined : { sizeBytes: t.sizeBytes, mtimeMs: t.mtimeMs };
+  }
+
   /** When `key` was first seen (ms), or undefined. */
   firstSeenAt(key: string): number | undefined {
     return this.#tracks.get(key)?.firstSeenAt;

@@ -42,15 +42,32 @@ describe('watcher/candidates: when each path is looked at again (fake clock)', (
     assert.equal(stable(c.observe('n', obs(5), 1000)), true);
   });
 
-  it('an event for a tracked path, or beyond the tracking bound, is only a hint', () => {
-    const c = new Candidates({ windowMs: 1000, checks: 2 }, 1);
-    c.observe('t', obs(5), 0);
-    c.seen('t', obs(9), 500);
-    const v = c.observe('t', obs(5), 600);
-    assert.ok(!('tracked' in v));
-    assert.equal(v.unchangedSinceAt, 0, 'the event did not count as a look of a tracked path');
-    c.seen('u', obs(1), 700);
-    assert.deepEqual(c.takeDue(700).sort(), ['t', 'u']);
+  it("an event's figures that differ from the last look restart the count; the same figures never advance it", () => {
+    const c = new Candidates({ windowMs: 1000, checks: 2 }, 100);
+    c.observe('t', obs(0), 0); // created empty
+    c.seen('t', obs(9, 1400), 400); // chokidar's stat behind `change`: filled
+    assert.deepEqual(c.takeDue(400), ['t'], 'hinted: the intake looks at it soon');
+    const v = c.observe('t', obs(9, 1400), 600);
+    assert.ok(!('tracked' in v) && !v.stable);
+    assert.equal(v.unchangedSinceAt, 400, 'the window runs from the change event, not from the later look');
+    assert.equal(v.checks, 2, 'the event was the first look at these figures, the intake confirmed them');
+    c.seen('t', obs(9, 1400), 700);
+    assert.deepEqual(c.takeDue(700), [], 'the same figures as the last look, whose next check is set: no look sooner');
+    assert.equal(c.nextDueAt(), 1400);
+    c.seen('t', obs(9, 1400), 1400);
+    assert.deepEqual(c.takeDue(1399), []);
+    assert.equal(stable(c.observe('t', obs(9, 1400), 1400)), true, 'the intake’s look completes the count');
+  });
+
+  it('an event alone never makes a file stable, and beyond the tracking bound it is only a hint', () => {
+    const c = new Candidates({ windowMs: 1000, checks: 3 }, 1);
+    c.seen('t', obs(5), 0);
+    c.seen('t', obs(5), 1500);
+    const v = c.observe('t', obs(5), 1600);
+    assert.ok(!('tracked' in v) && !v.stable, 'three looks were needed: two events and one lstat are not enough');
+    assert.equal(v.checks, 2, 'the second event with the same figures did not count as a look');
+    c.seen('u', obs(1), 2100);
+    assert.deepEqual(c.takeDue(2100).sort(), ['t', 'u'], "'t' due for its last check, 'u' hinted though not tracked");
     assert.equal(c.refused, 0, 'the event for an untracked path beyond the bound was not counted as refused');
     assert.equal(c.unstable, 1);
   });
