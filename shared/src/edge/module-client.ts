@@ -12,7 +12,8 @@
  * - `getTwin()` and reported updates have no timeout in the SDK (§7), so we add one;
  * - when the SDK gives up (its final `disconnect`, at once on a TCP reset, §7) we reopen with our own
  *   backoff, and then subscribe inputs, methods and desired patches again ourselves (resubscribe.ts):
- *   `open()` subscribes nothing, and a hub without the module's session would otherwise send none.
+ *   `open()` subscribes nothing, and a hub without the module's session would otherwise send none;
+ *   after the SDK's own reconnects we subscribe desired patches again, which it never does (§7).
  */
 import { readFile } from 'node:fs/promises';
 // azure-iot-device is CommonJS: under ESM named imports type-check but fail at runtime (STYLE #13).
@@ -24,7 +25,7 @@ import { createRepeatLimiter, type Logger } from '../logging.js';
 import { retry, sleep, type BackoffOptions } from '../retry.js';
 import { MAX_MESSAGE_BYTES } from '../contracts/validate.js';
 import { encodeOutgoing, messageSizeBytes } from './outgoing.js';
-import { resubscribeAfterReopen } from './resubscribe.js';
+import { resubscribe, type ListenedFeatures } from './resubscribe.js';
 import { reportedPatchProblems } from './types.js';
 import type { ConnectionListener, DesiredUpdate, EdgeClient, IncomingMessage, InputHandler, MethodHandler, OutgoingMessage } from './types.js';
 
@@ -341,12 +342,18 @@ function wrapModuleClient(
     });
   };
 
-  // Every (re)connect of the transport: the first one is handled by open(), later ones are the SDK's
-  // silent reconnects, after which desired changes made while we were away must be re-read.
+  /** Subscribes again what the SDK does not, then re-reads the full twin (changes made meanwhile are in it). */
+  const subscribeAgainThenReread = (features: ListenedFeatures, what: string): void => {
+    void resubscribe(client._transport, features, { logger, timeoutMs: twinReadTimeoutMs, what }).then(scheduleReread);
+  };
+
+  // Every (re)connect of the transport: the first one is handled by open(), one of our reopen by the reopen
+  // (below); the others are the SDK's silent reconnects, after which it subscribes methods and inputs
+  // again but never desired patches (wire notes §7).
   client.on('connect', () => {
     if (!opened) return;
     setConnected(true);
-    scheduleReread();
+    if (reopening === undefined) subscribeAgainThenReread({ inputs: false, methods: false, desired: true }, 'reconnected');
   });
   // The SDK swallows retryable disconnects (wire notes §7); its transport still reports them.
   client._transport.on('disconnect', (err?: Error) => {
@@ -374,11 +381,9 @@ function wrapModuleClient(
       .then(
         () => {
           // The SDK gave up re-enabling what it listens to (that is what its final disconnect reports) and
-          // open() subscribes nothing: without this the module sat connected with no input, no direct method
-          // and no desired patch (observed after a hub restart mid-startup, and after a TCP reset). Not
-          // awaited: a SUBSCRIBE that never completes must not keep the next reopen from starting.
-          const listened = { inputs: inputListenerAttached, methods: registeredMethods.size > 0, desired: twin !== undefined };
-          void resubscribeAfterReopen(client._transport, listened, logger).then((features) => logger.info({ features }, 'reopened after the SDK gave up; subscribed again'));
+          // open() subscribes nothing: without this the module sat connected with no input, no direct
+          // method and no desired patch (observed after a hub restart mid-startup, and after a TCP reset).
+          subscribeAgainThenReread({ inputs: inputListenerAttached, methods: registeredMethods.size > 0, desired: true }, 'reopened after the SDK gave up');
         },
         (err: unknown) => {
           if (!lifetime.signal.aborted) logger.error({ err }, 'reopen gave up');

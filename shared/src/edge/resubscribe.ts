@@ -1,11 +1,11 @@
 /**
- * Subscribes again what the module listens to, after the edge client reopened a connection the SDK had
- * given up on (its final `disconnect`). The SDK re-subscribes its features only from its own reconnect
- * path, which has ended by then; `open()` subscribes nothing, and its topic state may be stale: the twin
- * topics keep "subscribed" from the connection before (wire notes §7). Without this the module stays
- * connected and gets no input, no direct method (the hub answers 404) and no desired patch, for as long
- * as the hub holds no such subscription in the module's session (a hub that lost its state, or a module
- * whose SUBSCRIBEs never reached it).
+ * Subscribes again, after a reconnect, what the SDK does not. After the edge client reopened a connection
+ * the SDK had given up on (its final `disconnect`) that is everything: the SDK re-subscribes only from its
+ * own reconnect path, which has ended by then, and `open()` subscribes nothing. After the SDK's own
+ * reconnect it is desired patches: their topic state keeps "subscribed" from the connection before (wire
+ * notes §7). Without this the module stays connected and gets no input, no direct method (the hub answers
+ * 404) or no desired patch, for as long as the hub holds no such subscription in the module's session (a
+ * hub that lost its state, or a module whose SUBSCRIBEs never reached it).
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -18,7 +18,7 @@ export interface SubscribingTransport {
   disableTwinDesiredPropertiesUpdates(done: (err?: Error) => void): void;
 }
 
-/** Which features the module listens to, hence which to subscribe again. */
+/** Which features to subscribe again. */
 export interface ListenedFeatures {
   readonly inputs: boolean;
   readonly methods: boolean;
@@ -35,14 +35,15 @@ function call(op: (done: (err?: Error) => void) => void): Promise<void> {
 }
 
 /**
- * Subscribes inputs, methods and desired patches again, as listened to. Desired patches are unsubscribed
+ * Subscribes inputs, methods and desired patches again, as asked. Desired patches are unsubscribed
  * first: the SDK skips a SUBSCRIBE its twin topic state calls done, so only an UNSUBSCRIBE makes it send
- * one. A desired patch made in between is sent by the hub on the SUBSCRIBE (it sends the difference) and
- * is in the full twin re-read that follows every reconnect anyway. A failure is logged and left to the
- * SDK: if the connection is lost again its reconnect (or the next reopen) subscribes once more.
- * Resolves to the features subscribed.
+ * one; a desired patch made in between is sent by the hub on the SUBSCRIBE (it sends the difference), and
+ * the caller re-reads the full twin afterwards. Never rejects: the outcome is logged (`what` says after
+ * which event) and a failure is left to the SDK's next reconnect or the next reopen. Bounded by
+ * `timeoutMs`: a SUBSCRIBE cut off by another disconnect never calls back (wire notes §7), and the
+ * caller's re-read must still come.
  */
-export async function resubscribeAfterReopen(transport: SubscribingTransport, features: ListenedFeatures, logger: Logger): Promise<string[]> {
+export async function resubscribe(transport: SubscribingTransport, features: ListenedFeatures, o: { logger: Logger; timeoutMs: number; what: string }): Promise<void> {
   const steps: Array<[string, () => Promise<void>]> = [];
   if (features.inputs) steps.push(['inputs', () => call((done) => transport.enableInputMessages(done))]);
   if (features.methods) steps.push(['methods', () => call((done) => transport.enableMethods(done))]);
@@ -55,12 +56,24 @@ export async function resubscribeAfterReopen(transport: SubscribingTransport, fe
       },
     ]);
   }
-  const results = await Promise.allSettled(steps.map(([, run]) => run()));
-  const done: string[] = [];
+  const timeout = new AbortController();
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), o.timeoutMs);
+    timer.unref();
+    timeout.signal.addEventListener('abort', () => clearTimeout(timer));
+  });
+  const settled = Promise.allSettled(steps.map(([, run]) => run()));
+  const results = await Promise.race([settled, timedOut]);
+  timeout.abort();
+  if (results === 'timeout') {
+    o.logger.warn({ features: steps.map(([f]) => f), timeoutMs: o.timeoutMs }, `${o.what}; subscribing again did not finish within ${o.timeoutMs} ms`);
+    return;
+  }
+  const subscribed: string[] = [];
   results.forEach((r, i) => {
     const feature = steps[i]?.[0] ?? '?';
-    if (r.status === 'fulfilled') done.push(feature);
-    else logger.warn({ feature, err: r.reason as unknown }, `could not subscribe ${feature} again after the reopen: ${errorMessage(r.reason)}`);
+    if (r.status === 'fulfilled') subscribed.push(feature);
+    else o.logger.warn({ feature, err: r.reason as unknown }, `${o.what}; could not subscribe ${feature} again: ${errorMessage(r.reason)}`);
   });
-  return done;
+  o.logger.info({ features: subscribed }, `${o.what}; subscribed again`);
 }

@@ -36,21 +36,21 @@ async function invokeUntilAnswered(hub: EdgeHub, method: string, payload: unknow
   }
 }
 
-/** After the reopen: an input, a direct method and a desired patch all reach module b. */
+/** After the reconnect: an input, a direct method and a desired patch all reach module b. */
 async function assertControlPlane(hub: EdgeHub, got: ReturnType<typeof collectInputs>, desired: DesiredUpdate[]): Promise<void> {
   await hub.injectInput('b', 'in', { body: { n: 1 }, messageId: 'after-reopen' });
   await got.waitFor(1, 20_000);
   const answer = await invokeUntilAnswered(hub, 'ping', 1, 10_000);
-  assert.deepEqual(answer, { status: 200, payload: { pong: 1 } }, `direct method after the reopen answered ${JSON.stringify(answer)}`);
+  assert.deepEqual(answer, { status: 200, payload: { pong: 1 } }, `direct method after the reconnect answered ${JSON.stringify(answer)}`);
   const version = await hub.patchDesired('b', { batch: 7 });
   const isPatch = (u: DesiredUpdate): boolean => u.kind === 'patch' && u.properties['$version'] === version;
-  await waitUntil(() => desired.some(isPatch), 10_000, `desired patch $version ${version} after the reopen`).catch((err: unknown) => {
+  await waitUntil(() => desired.some(isPatch), 10_000, `desired patch $version ${version} after the reconnect`).catch((err: unknown) => {
     assert.fail(`${String(err)}; updates seen: ${JSON.stringify(desired)}`);
   });
   assert.deepEqual(desired.find(isPatch)?.properties, { batch: 7, $version: version });
 }
 
-describe('edge hub: after the SDK gives up and the edge client reopens, direct methods and desired patches still reach the module', function () {
+describe('edge hub: after a lost connection (the SDK gave up, or reconnected by itself), direct methods and desired patches still reach the module', function () {
   this.timeout(120_000);
 
   // What was unchecked: when the SDK's own retries give up (its final disconnect: a TCP reset is an error it
@@ -90,7 +90,8 @@ describe('edge hub: after the SDK gives up and the edge client reopens, direct m
     }
   });
 
-  it('the connection is reset and the module comes back to a hub that lost its session: methods and desired patches work again', async () => {
+  /** Module b on a first hub, then its connection cut (`how`) and relayed to a hub with the same identities and empty state. */
+  async function backToHubWithoutSession(how: 'reset' | 'close', expectGaveUp: boolean): Promise<void> {
     const first = await tempDir();
     const lost = await tempDir();
     const hub1 = await startHub({ workDir: first.dir, manifest: m });
@@ -110,9 +111,10 @@ describe('edge hub: after the SDK gives up and the edge client reopens, direct m
       const states: boolean[] = [];
       b.onConnectionChange((s) => states.push(s.connected));
       proxy.retarget(hub2.port);
-      proxy.resetAll();
+      if (how === 'reset') proxy.resetAll();
+      else proxy.closeAll();
       await waitUntil(() => states.length >= 2 && states.at(-1) === true, 20_000, `reconnected (states ${JSON.stringify(states)})`);
-      assert.ok(log.count('the SDK stopped retrying') >= 1, 'the SDK gave up (final disconnect) and the edge client reopened');
+      assert.equal(log.count('the SDK stopped retrying') >= 1, expectGaveUp, expectGaveUp ? 'the SDK gave up (final disconnect) and the edge client reopened' : 'the SDK reconnected by itself');
       await assertControlPlane(hub2, got, desired);
     } finally {
       await b.close();
@@ -122,5 +124,15 @@ describe('edge hub: after the SDK gives up and the edge client reopens, direct m
       await first.cleanup();
       await lost.cleanup();
     }
+  }
+
+  it('the connection is reset and the module comes back to a hub that lost its session: methods and desired patches work again', async () => {
+    await backToHubWithoutSession('reset', true);
+  });
+
+  // The SDK's own reconnect subscribes methods and inputs again but not desired patches: its twin topic
+  // state still says "subscribed" (wire notes §7).
+  it('the connection closes, the SDK reconnects by itself to a hub that lost its session: desired patches work again', async () => {
+    await backToHubWithoutSession('close', false);
   });
 });

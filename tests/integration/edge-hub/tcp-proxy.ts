@@ -8,6 +8,8 @@ export interface TcpProxy {
   readonly port: number;
   /** Sends an RST to every module-side socket and closes its hub-side socket; new connections still relay. */
   resetAll(): void;
+  /** Closes every relayed connection on both sides (FIN, as a hub that exits does). */
+  closeAll(): void;
   /** Where new connections are relayed from now on (an existing one keeps its hub). */
   retarget(port: number): void;
   close(): Promise<void>;
@@ -44,6 +46,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       for (const p of [...pairs]) {
         pairs.delete(p);
         p.down.resetAndDestroy();
+        p.up.destroy();
+      }
+    },
+    closeAll() {
+      for (const p of [...pairs]) {
+        pairs.delete(p);
+        p.down.destroy();
         p.up.destroy();
       }
     },
