@@ -2,7 +2,7 @@
  * Where a package's manifest and blobs are read from: a repository of a registry, or an OCI image
  * layout on disk (layout.ts) for air-gapped sites. Pulling (pull.ts) works the same on both.
  */
-import type { FetchedManifest, RegistryClient } from './registry-client.js';
+import type { FetchedManifest, RegistryClient } from './registry/types.js';
 import type { OciDescriptor } from './media-types.js';
 
 export interface ContentSource {

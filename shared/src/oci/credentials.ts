@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { EdgeMLError, errorMessage } from '../errors.js';
-import type { RegistryCredentials } from './registry-client.js';
+import type { RegistryCredentials } from './registry/types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

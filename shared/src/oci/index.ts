@@ -1,5 +1,7 @@
 // The OCI distribution adapter and the model package, for the CLI and the inferencer.
-export { createRegistryClient, parseChallenge, type BlobSource, type FetchedManifest, type RegistryClient, type RegistryClientOptions, type RegistryCredentials } from './registry-client.js';
+export { createRegistryClient } from './registry/client.js';
+export { parseChallenge } from './registry/challenge.js';
+export type { BlobSource, FetchedManifest, RegistryClient, RegistryClientOptions, RegistryCredentials } from './registry/types.js';
 export { registryCredentialsFromEnv, plainHttpFor, isLoopbackRegistry } from './credentials.js';
 export { parseReference, formatReference, manifestReferenceOf, referenceProblems, isDigest, isTag, isRepository, isRegistryHost, type OciReference } from './reference.js';
 export { ANNOTATIONS, EMPTY_DESCRIPTOR, MANIFEST_ACCEPT, MODEL_PACKAGE_FILES, MODEL_PACKAGE_TYPES, OCI_MEDIA_TYPES, type OciDescriptor, type OciIndex, type OciManifest } from './media-types.js';

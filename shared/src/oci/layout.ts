@@ -17,7 +17,7 @@ import type { ContentSource } from './content-source.js';
 import type { OciDescriptor, OciIndex } from './media-types.js';
 import { OCI_MEDIA_TYPES } from './media-types.js';
 import { safeMemberName } from './image-layer.js';
-import type { FetchedManifest } from './registry-client.js';
+import type { FetchedManifest } from './registry/types.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 const BLOB_RE = /^blobs\/sha256\/([0-9a-f]{64})$/;

@@ -12,7 +12,7 @@ import type { ContentSource } from './content-source.js';
 import { writeLayoutTar, type LayoutBlob } from './layout.js';
 import { EMPTY_DESCRIPTOR, OCI_MEDIA_TYPES, type OciDescriptor, type OciManifest } from './media-types.js';
 import { buildPackageManifest, locatePackage, packageAnnotations, type PackageIdentity } from './model-package.js';
-import type { RegistryClient } from './registry-client.js';
+import type { RegistryClient } from './registry/types.js';
 
 export interface PushRequest {
   readonly repository: string;
