@@ -12,8 +12,16 @@
  * of a lane may be dispatched at once: with 2, the next batch is prepared (its tensor files read)
  * while the previous one runs. Items that arrive while a lane is full accumulate, so batches grow
  * with load.
+ *
+ * The parts: batch-queue.ts (the groups and the dispatch policy), batch-lanes.ts (batches in flight
+ * per lane), batch-timer.ts (the queue-delay timer), batch-run.ts (one batch run and its items
+ * settled); createBatcher wires them.
  */
 import { EdgeMLError } from '@edgeml/shared';
+import { LaneSlots } from './batch-lanes.js';
+import { BatchQueue } from './batch-queue.js';
+import { BatchRunner } from './batch-run.js';
+import { DeadlineTimer } from './batch-timer.js';
 
 /** Time source and timers; tests pass a fake. */
 export interface BatcherClock {
@@ -87,184 +95,71 @@ export interface Batcher<T, R> {
   close(): void;
 }
 
-interface Pending<T, R> {
-  readonly item: T;
-  readonly enqueuedAt: number;
-  readonly resolve: (r: BatchedResult<R>) => void;
-  readonly reject: (e: unknown) => void;
-}
-
-interface Group<T, R> {
-  readonly key: string;
-  readonly lane: string;
-  limit: number;
-  preferred: readonly number[];
-  readonly items: Pending<T, R>[];
-}
-
 export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R> {
   const clock = options.clock ?? SYSTEM_CLOCK;
-  const laneOf = options.laneOf ?? ((key: string) => key);
-  const limitOption = options.maxInFlightPerLane ?? 1;
-  const maxInFlightOf = typeof limitOption === 'number' ? () => limitOption : limitOption;
-  let maxBatchSize = options.maxBatchSize;
-  let maxQueueDelayMs = options.maxQueueDelayMs;
-  // Insertion-ordered; a group is removed when it empties so the map stays small.
-  const groups = new Map<string, Group<T, R>>();
-  const lanesInFlight = new Map<string, number>();
-  let inFlight = 0;
-  let flushing = false;
-  let closed = false;
-  let timer: unknown;
-  let timerAt = Number.POSITIVE_INFINITY;
-  let idleWaiters: (() => void)[] = [];
-  let queued = 0;
-
-  const limitOf = (g: Group<T, R>): number => Math.max(1, Math.min(g.limit, maxBatchSize));
-  const laneHasRoom = (lane: string): boolean => (lanesInFlight.get(lane) ?? 0) < Math.max(1, maxInFlightOf(lane));
-
-  /** How many items of `g` to dispatch now (0: not ready). */
-  const takeOf = (g: Group<T, R>, now: number): number => {
-    const head = g.items[0];
-    if (head === undefined) return 0;
-    const limit = limitOf(g);
-    const n = g.items.length;
-    if (flushing || n >= limit) return Math.min(n, limit);
-    for (let i = g.preferred.length - 1; i >= 0; i--) {
-      const p = g.preferred[i]!;
-      if (p <= n && p <= limit) return p;
-    }
-    return now - head.enqueuedAt >= maxQueueDelayMs ? Math.min(n, limit) : 0;
-  };
-
-  const armTimer = (now: number): void => {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const g of groups.values()) {
-      const head = g.items[0];
-      // A lane without room is woken by its running batch, not by a timer.
-      if (head !== undefined && laneHasRoom(g.lane)) earliest = Math.min(earliest, head.enqueuedAt + maxQueueDelayMs);
-    }
-    if (earliest === timerAt) return;
-    if (timer !== undefined) clock.clearTimer(timer);
-    timer = undefined;
-    timerAt = earliest;
-    if (earliest === Number.POSITIVE_INFINITY) return;
-    timer = clock.setTimer(() => {
-      timer = undefined;
-      timerAt = Number.POSITIVE_INFINITY;
+  const queue = new BatchQueue<T, R>(clock, options.laneOf ?? ((key: string) => key), options.maxBatchSize, options.maxQueueDelayMs);
+  const lanes = new LaneSlots(options.maxInFlightPerLane ?? 1);
+  const timer = new DeadlineTimer(clock, () => pump());
+  const runner = new BatchRunner<T, R>({
+    run: options.run,
+    clock,
+    lanes,
+    onBatch: options.onBatch,
+    afterRun: () => {
+      timer.invalidate(); // the lane has room again: its groups' deadlines count again
       pump();
-    }, Math.max(0, earliest - now));
-  };
+    },
+  });
+  let closed = false;
+  let idleWaiters: (() => void)[] = [];
 
   const settleIdle = (): void => {
-    if (inFlight > 0 || queued > 0) return;
+    if (lanes.inFlight > 0 || queue.queued > 0) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const w of waiters) w();
   };
 
+  /** Dispatches every batch ready now whose lane has room, then sets the timer for the next deadline. */
   const pump = (): void => {
     const now = clock.now();
-    for (;;) {
-      let best: Group<T, R> | undefined;
-      let bestTake = 0;
-      for (const g of groups.values()) {
-        if (!laneHasRoom(g.lane)) continue;
-        const take = takeOf(g, now);
-        if (take > 0 && (best === undefined || (g.items[0]?.enqueuedAt ?? Infinity) < (best.items[0]?.enqueuedAt ?? Infinity))) {
-          best = g;
-          bestTake = take;
-        }
-      }
-      if (best === undefined) break;
-      const batch = best.items.splice(0, bestTake);
-      if (best.items.length === 0) groups.delete(best.key);
-      queued -= batch.length;
-      inFlight++;
-      lanesInFlight.set(best.lane, (lanesInFlight.get(best.lane) ?? 0) + 1);
-      void execute(best.key, best.lane, batch, batch.map((p) => now - p.enqueuedAt), now);
+    for (let batch = queue.next(now, lanes); batch !== undefined; batch = queue.next(now, lanes)) {
+      lanes.acquire(batch.lane);
+      void runner.execute(batch, now);
     }
-    armTimer(now);
+    timer.arm(queue.earliestDeadline(lanes), now);
     settleIdle();
-  };
-
-  const execute = async (key: string, lane: string, batch: Pending<T, R>[], queueMs: number[], startedAt: number): Promise<void> => {
-    let results: readonly (R | Error)[] | undefined;
-    let failure: unknown;
-    try {
-      results = await options.run(
-        key,
-        batch.map((p) => p.item),
-      );
-      if (results.length !== batch.length) {
-        failure = new EdgeMLError('INTERNAL', `batch runner returned ${results.length} results for ${batch.length} items`);
-        results = undefined;
-      }
-    } catch (err: unknown) {
-      failure = err;
-    }
-    const runMs = clock.now() - startedAt;
-    inFlight--;
-    const left = (lanesInFlight.get(lane) ?? 1) - 1;
-    if (left <= 0) lanesInFlight.delete(lane);
-    else lanesInFlight.set(lane, left);
-    options.onBatch?.({ key, size: batch.length, queueMs, runMs, failed: results === undefined });
-    batch.forEach((p, i) => {
-      const r = results?.[i];
-      if (results === undefined) p.reject(failure);
-      else if (r instanceof Error) p.reject(r);
-      else p.resolve({ result: r as R, batchSize: batch.length, queueMs: queueMs[i] ?? 0, runMs });
-    });
-    timerAt = Number.NaN; // the lane has room again: its groups' deadlines count again
-    pump();
   };
 
   return {
     push(key, item, pushOptions = {}) {
       if (closed) return Promise.reject(new EdgeMLError('ABORTED', 'batcher is closed'));
       return new Promise<BatchedResult<R>>((resolve, reject) => {
-        let group = groups.get(key);
-        const limit = pushOptions.maxBatchSize ?? Number.POSITIVE_INFINITY;
-        const preferred = pushOptions.preferredBatchSizes ?? [];
-        if (group === undefined) {
-          group = { key, lane: laneOf(key), limit, preferred, items: [] };
-          groups.set(key, group);
-        } else {
-          // The latest push carries the configuration in force.
-          group.limit = limit;
-          group.preferred = preferred;
-        }
-        group.items.push({ item, enqueuedAt: clock.now(), resolve, reject });
-        queued++;
+        queue.add(key, item, pushOptions, resolve, reject);
         pump();
       });
     },
-    depth: () => queued,
-    inFlight: () => inFlight,
-    busy: () => inFlight > 0,
+    depth: () => queue.queued,
+    inFlight: () => lanes.inFlight,
+    busy: () => lanes.inFlight > 0,
     reconfigure(limits) {
-      maxBatchSize = limits.maxBatchSize;
-      maxQueueDelayMs = limits.maxQueueDelayMs;
-      timerAt = Number.NaN; // force re-arming with the new delay
+      queue.setLimits(limits.maxBatchSize, limits.maxQueueDelayMs);
+      timer.invalidate(); // force re-arming with the new delay
       pump();
     },
     flush() {
-      flushing = true;
+      queue.flush();
       pump();
     },
     idle() {
-      if (inFlight === 0 && queued === 0) return Promise.resolve();
+      if (lanes.inFlight === 0 && queue.queued === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     close() {
       if (closed) return;
       closed = true;
-      if (timer !== undefined) clock.clearTimer(timer);
-      timer = undefined;
-      const err = new EdgeMLError('ABORTED', 'the inferencer is stopping');
-      for (const g of groups.values()) for (const p of g.items.splice(0)) p.reject(err);
-      groups.clear();
-      queued = 0;
+      timer.cancel();
+      queue.rejectAll(new EdgeMLError('ABORTED', 'the inferencer is stopping'));
       settleIdle();
     },
   };
