@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { createEdgeClientFromEnvironment } from '@edgeml/shared';
 import { createEdgeHub, type EdgeHub } from '@edgeml/edge-hub';
-import { collectInputs, connectModule, logger, manifest, rawClient, sleep, startHub, tempDir, waitUntil } from './helpers.js';
+import { collectDesired, collectInputs, connectModule, logger, manifest, rawClient, sleep, startHub, tempDir, waitUntil } from './helpers.js';
 
 const routeAB = { ab: 'FROM /messages/modules/a/outputs/* INTO BrokeredEndpoint("/modules/b/inputs/in")' };
 
@@ -14,8 +14,9 @@ describe('edge hub: a module whose inputs wait is never left connected and undel
   // the edge client reopened, and nothing subscribed the inputs again: connected, never delivered. (The
   // hub's stall backstop is held off here, 60 s, so that this checks the edge client itself.) (2) A socket
   // still in its TLS handshake was not destroyed by stop(), which waited for it while its module
-  // CONNECTed and SUBSCRIBEd to the closing broker: the restart never finished.
-  it('a hub stopped while a module is connecting stops, and the module gets its inputs from the next hub', async () => {
+  // CONNECTed and SUBSCRIBEd to the closing broker: the restart never finished. (3) Its direct methods and
+  // desired patches must come back too (hub-restart-control-plane.test.ts makes that path happen every time).
+  it('a hub stopped while a module is connecting stops, and the module gets its inputs, methods and desired patches from the next hub', async () => {
     for (const delayMs of [0, 5, 10, 20, 40]) {
       const t = await tempDir();
       const m = manifest({ modules: ['a', 'b'], routes: routeAB });
@@ -24,6 +25,8 @@ describe('edge hub: a module whose inputs wait is never left connected and undel
       const a = await connectModule(hub, 'a');
       const b = await createEdgeClientFromEnvironment(logger.child({ moduleId: 'b' }), hub.moduleEnv('b'), { openBackoff: { initialDelayMs: 50, maxDelayMs: 500 }, twinReadTimeoutMs: 3000 });
       const got = collectInputs(b, 'in');
+      const desired = collectDesired(b);
+      b.onMethod('ping', () => Promise.resolve({ status: 200, payload: 'pong' }));
       try {
         const opening = b.open(AbortSignal.timeout(20_000));
         // A connection still in its TLS handshake when the hub stops (as a module's can be at any moment).
@@ -39,6 +42,12 @@ describe('edge hub: a module whose inputs wait is never left connected and undel
         await opening;
         await a.sendOutput('out', { body: {}, messageId: `after-${delayMs}` });
         await got.waitFor(1, 20_000);
+        // Its control plane too: a direct method (the hub answers 404 until it holds the subscription) and a desired patch.
+        let answer = await hub.invokeMethod('b', 'ping', null, { responseTimeoutMs: 2000 });
+        for (const until = Date.now() + 10_000; answer.status === 404 && Date.now() < until; await sleep(100)) answer = await hub.invokeMethod('b', 'ping', null, { responseTimeoutMs: 2000 });
+        assert.deepEqual(answer, { status: 200, payload: 'pong' }, `direct method after the hub restart (module connecting ${delayMs} ms in)`);
+        const version = await hub.patchDesired('b', { n: delayMs });
+        await waitUntil(() => desired.some((u) => u.kind === 'patch' && u.properties['$version'] === version), 10_000, `desired patch after the hub restart (${delayMs} ms in)`);
       } finally {
         await a.close();
         await b.close();
