@@ -3,7 +3,7 @@
  * connection events its listeners see (only while open), the status published again after each
  * reconnect, and a clean stop that leaves this replica's shares before disconnecting.
  */
-import { EdgeMLError } from '../../errors.js';
+import { EdgeMLError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { ConnectionListener } from '../types.js';
 import type { Mqtt5Connection } from '../mqtt5-connection.js';
@@ -75,6 +75,10 @@ export class Mqtt5EdgeSession {
     if (!this.#o.state.isOpen) return;
     for (const l of this.#listeners) l(s.connected ? { connected: true } : { connected: false, ...(s.reason === undefined ? {} : { reason: s.reason }) });
     // The broker may have lost retained messages (Azure IoT Operations keeps them in memory by default).
-    if (s.connected) void this.#o.reported.publish();
+    // A failure here (the link dropped again, the broker refused) is no reason to stop the module: the
+    // document goes out again with the next update or reconnect.
+    if (s.connected) {
+      this.#o.reported.publish().catch((err: unknown) => this.#o.logger.warn({ err }, `status not published again after the reconnect: ${errorMessage(err)}; it goes out with the next update or reconnect`));
+    }
   }
 }
