@@ -46,6 +46,7 @@ export { Dispositions, type DispositionsOptions } from './dispositions.js';
 export { Emission, type EmissionOptions } from './emission.js';
 export { Intake, type IntakeOptions, type Candidate } from './intake.js';
 export { hashInboxFile, type HashFile, type HashedFile } from './hash-file.js';
+export { HashSlots } from './hash-slots.js';
 export { InventoryScan, EventFlood, FLOOD_EVENTS, FLOOD_QUIET_MS, type InventoryScanOptions, type ScanSummary } from './inventory-scan.js';
 export { createLimitedLog, type LimitedLog } from './limited-log.js';
 export { Reprocessor, REPROCESS_PAYLOAD_SCHEMA, type ReprocessorOptions, type ReprocessRequest, type ReprocessReport, type ReprocessEntry, type ReprocessOutcome } from './reprocess.js';

@@ -11,6 +11,7 @@ import { Candidates } from './candidates.js';
 import type { WatcherConfig } from './config.js';
 import type { Dispositions } from './dispositions.js';
 import type { HashFile } from './hash-file.js';
+import { HashSlots } from './hash-slots.js';
 import { absoluteIn, classifyEntry, type EntryClass } from './inventory.js';
 import { isTerminal } from './item-state.js';
 import { kindOf } from './kinds.js';
@@ -64,24 +65,26 @@ export class Intake {
   #config: WatcherConfig;
   #filter: PathFilter;
   readonly candidates: Candidates;
-  #hashing = 0;
+  readonly #slots: HashSlots;
 
   constructor(options: IntakeOptions) {
     this.#o = options;
     this.#config = options.config;
     this.#filter = createPathFilter(options.config);
     this.candidates = new Candidates({ windowMs: options.config.stabilityWindowMs, checks: options.config.stabilityChecks }, options.config.maxTrackedFiles);
+    this.#slots = new HashSlots(options.config.hashConcurrency);
   }
 
   configure(config: WatcherConfig): void {
     this.#filter = createPathFilter(config);
     this.#config = config;
+    this.#slots.setLimit(config.hashConcurrency);
     this.candidates.setOptions({ windowMs: config.stabilityWindowMs, checks: config.stabilityChecks });
   }
 
-  /** Files being hashed now. */
+  /** Files being hashed now (stable and early reads). */
   get hashing(): number {
-    return this.#hashing;
+    return this.#slots.busy;
   }
 
   /**
@@ -94,8 +97,14 @@ export class Intake {
     for (let i = 0; i < candidates.length && !signal.aborted; i += BATCH) {
       const chunk = candidates.slice(i, i + BATCH);
       const toHash = (await mapLimit(chunk, STAT_CONCURRENCY, (c) => this.#classify(c, known, parents))).filter((x) => x !== undefined);
-      if (toHash.length === 0) continue;
-      const hashed = (await mapLimit(toHash, this.#config.hashConcurrency, (c) => (c.early ? this.#hashEarly(c, signal) : this.#hash(c, signal)))).filter((x) => x !== undefined);
+      // Early reads go on in the background (the next tick need not wait for them); stable files are read now.
+      const stable: StableCandidate[] = [];
+      for (const c of toHash) {
+        if (c.early) this.#slots.early(c.rel, () => this.#hashEarly(c, signal));
+        else stable.push(c);
+      }
+      if (stable.length === 0) continue;
+      const hashed = (await mapLimit(stable, this.#config.hashConcurrency, (c) => this.#hash(c, signal))).filter((x) => x !== undefined);
       if (hashed.length > 0) await this.#record(hashed);
       await this.#o.afterBatch();
     }
@@ -208,19 +217,16 @@ export class Intake {
    * inode read still had the observed size and mtime; a failed read is not counted (the file may
    * be locked while it is written) and the file is then read once stable, as usual.
    */
-  async #hashEarly(c: StableCandidate, signal: AbortSignal): Promise<undefined> {
+  async #hashEarly(c: StableCandidate, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
     const startedAt = this.#o.now();
-    this.#hashing++;
     try {
       const hashed = await this.#o.hashFile(absoluteIn(this.#o.inboxReal, c.rel), signal, c.sizeBytes);
       const unchanged = hashed.sizeBytes === c.sizeBytes && (hashed.sizeAfterBytes ?? hashed.sizeBytes) === c.sizeBytes && hashed.mtimeMs === c.mtimeMs;
       if (unchanged) this.candidates.earlyHashed(c.rel, { sha256: hashed.sha256, sizeBytes: c.sizeBytes, mtimeMs: c.mtimeMs, startedAt });
     } catch {
       if (!signal.aborted) this.candidates.earlyHashFailed(c.rel);
-    } finally {
-      this.#hashing--;
     }
-    return undefined;
   }
 
   async #markerExists(abs: string): Promise<boolean> {
@@ -235,14 +241,15 @@ export class Intake {
   async #hash(c: StableCandidate, signal: AbortSignal): Promise<StableFile | undefined> {
     const abs = absoluteIn(this.#o.inboxReal, c.rel);
     const { candidates } = this;
+    // An early read of this file still queued is dropped; one under way is waited for (and used if it fits).
+    await this.#slots.settle(c.rel);
     const early = candidates.earlyHashFor(c.rel, c, c.unchangedSinceAt);
     if (early !== undefined) {
       candidates.readSucceeded(c.rel);
       return { path: c.rel, sizeBytes: c.sizeBytes, mtimeMs: c.mtimeMs, id: early, detectedAt: c.firstSeenAt, stableAt: this.#o.now() };
     }
-    this.#hashing++;
     try {
-      const hashed = await this.#o.hashFile(abs, signal, c.sizeBytes);
+      const hashed = await this.#slots.run(() => this.#o.hashFile(abs, signal, c.sizeBytes));
       const { sha256, sizeBytes } = hashed;
       // The file must not have changed while it was read: same size and mtime as when it was judged
       // stable (from the inode read, or from the path when the hasher did not say).
@@ -268,8 +275,6 @@ export class Intake {
       candidates.retryReadAt(c.rel, failures, this.#o.now() + backoffDelayMs(failures, READ_RETRY));
       this.#o.log.warn({ err, path: c.rel, failures, maxReadAttempts: this.#config.maxReadAttempts }, 'cannot read a stable file; will retry');
       return undefined;
-    } finally {
-      this.#hashing--;
     }
   }
 
