@@ -1,4 +1,6 @@
-export { startLocalRuntime, storageConfigured, STORAGE_CREDENTIAL_VARIABLES, type LocalRuntime, type LocalRuntimeOptions, type RunSummary, type RuntimeStatus } from './runtime.js';
+export { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './runtime.js';
+export { type RunSummary, type RuntimeStatus } from './run-status.js';
+export { storageConfigured, STORAGE_CREDENTIAL_VARIABLES } from './storage.js';
 export { startAzurite, AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteHandle } from './azurite.js';
 export { freePort, isPortFree, defaultHubPort } from './ports.js';
 export { parseManifest, loadManifest, resolvePlaceholders, mapContainerPath, type RuntimeManifest, type RuntimeModule, type RestartPolicy } from './manifest.js';
