@@ -1,7 +1,7 @@
 /**
  * The seam between a module and edgeHub. The real implementation (module-client.ts) is the only
- * file that imports azure-iot-device; memory.ts is an in-memory double for unit tests that
- * implements the same interface.
+ * file that loads azure-iot-device (its parts in module-client/ use the SDK's types only); memory.ts
+ * is an in-memory double for unit tests that implements the same interface.
  */
 
 export interface OutgoingMessage {
