@@ -5,7 +5,7 @@
  * Deliberately independent of the transformer's code (built in parallel).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -20,6 +20,7 @@ import {
   type PreprocessingSpec,
   type RunningModule,
   type TensorMessage,
+  writeFileAtomic,
 } from '@edgeml/shared';
 import { CLS_PROFILE_SPEC, DET_PROFILE_SPEC, encodeNpy, inferencerModule } from '@edgeml/inferencer';
 
@@ -131,15 +132,18 @@ export async function preprocessDet(img: RenderedText, spec: PreprocessingSpec =
 
 export const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
-/** The bytes written for each tensor path, so a test can deliver a tensor again (the module removes a tensor file once used). */
+/**
+ * The bytes written for each tensor path, so a test can deliver a tensor again (the module removes a
+ * tensor file once used). Files are written as the transformer writes them (`writeFileAtomic`, which
+ * creates the per-source directory again when the inferencer's janitor sweeps it away meanwhile).
+ */
 const written = new Map<string, Buffer>();
 
 /** Writes the tensor file of `msg` again (the module removed it after its result). */
 export async function restoreTensor(dataRoot: string, msg: TensorMessage): Promise<void> {
   const bytes = written.get(msg.tensor.path);
   if (bytes === undefined) throw new Error(`no tensor was written at ${msg.tensor.path}`);
-  await mkdir(path.dirname(path.join(dataRoot, msg.tensor.path)), { recursive: true });
-  await writeFile(path.join(dataRoot, msg.tensor.path), bytes);
+  await writeFileAtomic(path.join(dataRoot, msg.tensor.path), bytes);
 }
 
 /** `msg` under another content id, with its own copy of the tensor file, as a new source would have. */
@@ -147,8 +151,7 @@ export async function tensorCopy(dataRoot: string, msg: TensorMessage, id: strin
   const bytes = written.get(msg.tensor.path);
   if (bytes === undefined) throw new Error(`no tensor was written at ${msg.tensor.path}`);
   const rel = `staging/${id}/${path.posix.basename(msg.tensor.path)}`;
-  await mkdir(path.join(dataRoot, 'staging', id), { recursive: true });
-  await writeFile(path.join(dataRoot, rel), bytes);
+  await writeFileAtomic(path.join(dataRoot, rel), bytes);
   written.set(rel, bytes);
   return { ...msg, id, messageId: id.slice(0, 32), source: { ...msg.source, sha256: id }, tensor: { ...msg.tensor, path: rel } };
 }
@@ -171,9 +174,8 @@ export async function writeTensor(
   const npy = encodeNpy({ dtype: 'float32', shape: options.shape, data: options.data });
   const id = sha256Hex(`${options.seed ?? ''}|${sha256Hex(npy)}`);
   const rel = `staging/${id}/${options.profile}.npy`;
-  await mkdir(path.join(dataRoot, 'staging', id), { recursive: true });
   const bytes = options.fileBytes === undefined ? npy : options.fileBytes(npy);
-  await writeFile(path.join(dataRoot, rel), bytes);
+  await writeFileAtomic(path.join(dataRoot, rel), bytes);
   written.set(rel, bytes);
   const part = `result:${options.profile}`;
   return {
