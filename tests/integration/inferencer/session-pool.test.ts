@@ -1,7 +1,9 @@
 /**
  * The session worker pool with the real ONNX Runtime: batches run and are post-processed in a
  * worker thread, so the main thread keeps serving while a model runs; sessions are spread over the
- * workers and a smaller pool stops the workers it no longer needs.
+ * workers, a smaller pool stops the workers it no longer needs, and closing lets the runs and
+ * opens under way finish before it stops the workers (stopping one inside ONNX Runtime's native
+ * work can abort the process).
  */
 import assert from 'node:assert/strict';
 import { createLogger } from '@edgeml/shared';
@@ -46,6 +48,22 @@ describe('inferencer session worker pool (real ONNX Runtime)', function () {
     console.log(`      run ${response.inferMs.toFixed(0)} ms in the worker; ${ticks} timer ticks of 5 ms on the main thread meanwhile (${elapsedMs.toFixed(0)} ms in all)`);
     assert.ok(ticks >= Math.max(2, expected / 4), `${ticks} ticks during a ${response.inferMs.toFixed(0)} ms run`);
     await session.release();
+  });
+
+  it('close lets a run and an open under way finish, then stops the workers', async () => {
+    pool = createSessionPool({ size: 2, logger });
+    const session = await pool.open(det.file, CPU);
+    const per = 3 * 640 * 640;
+    const running = session.run('x', { dtype: 'float32', data: Float32Array.from({ length: 2 * per }, (_, i) => Math.sin(i * 0.003) * 0.8), dims: [2, 3, 640, 640] });
+    const opening = pool.open(cls.file, CPU);
+    await new Promise((r) => setTimeout(r, 20));
+    await pool.close();
+    const out = await running;
+    assert.deepEqual(out[0]!.dims.slice(0, 2), [2, 1], 'the run under way answered, not cut off by the stop');
+    const opened = await opening;
+    assert.equal(opened.provider, 'cpu', 'the open under way answered too');
+    assert.equal(pool.workers, 0);
+    await assert.rejects(pool.open(cls.file, CPU), /closed/);
   });
 
   it('spreads sessions over its workers, releases them, and stops the workers a smaller pool does not need', async () => {

@@ -56,7 +56,18 @@ interface Host {
   readonly pending: Map<number, { resolve: (v: WorkerReplyValue) => void; reject: (e: unknown) => void }>;
   readonly sessions: Set<ModelSession>;
   dead: string | undefined;
+  /** Called once nothing is pending any more (the pool's close waits for it). */
+  onIdle: (() => void) | undefined;
 }
+
+/**
+ * How long close() lets each worker finish the calls it is in (a run, an open, a release) before
+ * stopping it anyway. Stopping a worker inside ONNX Runtime's native work (a session being created
+ * or released) can end the whole process: the binding's C++ exception then finds no JavaScript to
+ * throw into (`terminate called after throwing an instance of 'Napi::Error'`, seen once in the
+ * integration tests right after a provider switch).
+ */
+export const POOL_CLOSE_DRAIN_MS = 10_000;
 
 /**
  * A run that failed because its worker stopped, not because of its input: `details.workerStopped`
@@ -80,13 +91,14 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   let closed = false;
 
   const startHost = (): Host => {
-    const host: Host = { worker: spawnWorker(import.meta.url, 'worker'), pending: new Map(), sessions: new Set(), dead: undefined };
+    const host: Host = { worker: spawnWorker(import.meta.url, 'worker'), pending: new Map(), sessions: new Set(), dead: undefined, onIdle: undefined };
     host.worker.on('message', (reply: WorkerReply) => {
       const p = host.pending.get(reply.id);
       if (p === undefined) return;
       host.pending.delete(reply.id);
       if (reply.ok) p.resolve(reply.value);
       else p.reject(new EdgeMLError(asCode(reply.error.code), reply.error.message));
+      if (host.pending.size === 0) host.onIdle?.();
     });
     const die = (reason: string): void => {
       if (host.dead !== undefined) return;
@@ -95,6 +107,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
       if (i >= 0) hosts.splice(i, 1);
       for (const p of host.pending.values()) p.reject(workerStopped(reason));
       host.pending.clear();
+      host.onIdle?.();
       const lost = [...host.sessions];
       host.sessions.clear();
       if (!closed) {
@@ -156,12 +169,28 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     };
   };
 
+  /** Stops a worker once the calls it is in have answered (at most {@link POOL_CLOSE_DRAIN_MS}). */
+  const stopWhenIdle = async (host: Host): Promise<void> => {
+    if (host.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = await Promise.race([
+        new Promise<true>((resolve) => (host.onIdle = () => resolve(true))),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), POOL_CLOSE_DRAIN_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!idle) options.logger.warn({ pending: host.pending.size, waitedMs: POOL_CLOSE_DRAIN_MS }, 'a session worker is stopped with calls still running');
+    }
+    await host.worker.terminate();
+    for (const p of host.pending.values()) p.reject(workerStopped(host.dead ?? 'the session pool is closed'));
+    host.pending.clear();
+  };
+
   /** A worker beyond the pool's size with no session left is stopped. */
   const trim = (host: Host): void => {
     if (host.sessions.size > 0 || hosts.indexOf(host) < size) return;
     hosts.splice(hosts.indexOf(host), 1);
     host.dead = 'stopped: the pool was made smaller';
-    void host.worker.terminate();
+    void stopWhenIdle(host);
   };
 
   return {
@@ -205,7 +234,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all(hosts.splice(0).map((h) => h.worker.terminate()));
+      await Promise.all(hosts.splice(0).map((h) => stopWhenIdle(h)));
     },
   };
 }
