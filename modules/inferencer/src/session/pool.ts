@@ -7,18 +7,18 @@
  * ONNX Runtime wants there (every run already uses every core; concurrent runs only contend).
  * On a GPU, more workers let the runs of different models overlap.
  *
- * What the CUDA probe learns in a worker is kept in this process (open.ts), per device.
+ * What the CUDA probe learns in a worker is kept in this process (open.ts), per device. One worker
+ * thread and its calls: worker-host.ts.
  */
-import type { Worker } from 'node:worker_threads';
-import { EdgeMLError, type ErrorCode, type Logger, ERROR_CODES } from '@edgeml/shared';
-import { spawnWorker } from '../spawn-worker.js';
+import type { Logger } from '@edgeml/shared';
+import { EdgeMLError } from '@edgeml/shared';
 import { knownCuda, learnCuda } from './open.js';
-import { type OpenReply, type WorkerReply, type WorkerReplyValue, type WorkerRequest } from './protocol.js';
+import type { OpenReply } from './protocol.js';
 import { replicatedSession, type Replica } from './replicated.js';
 import type { ModelSession, SessionOptions } from './types.js';
+import { WorkerHost, type HostRequest } from './worker-host.js';
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-type Request = DistributiveOmit<WorkerRequest, 'id'>;
+export { POOL_CLOSE_DRAIN_MS, isWorkerStopped, workerStopped } from './worker-host.js';
 
 export interface SessionPool {
   /**
@@ -33,7 +33,7 @@ export interface SessionPool {
   readonly workers: number;
   /** Sessions open (a replicated session counts once). */
   readonly sessions: number;
-  /** Terminates every worker; sessions still open fail from then on. Idempotent. */
+  /** Stops every worker once the calls it is in have answered (worker-host.ts); sessions still open fail from then on. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -51,97 +51,25 @@ export interface SessionPoolOptions {
   readonly onSessionsLost?: (sessions: readonly ModelSession[], reason: string) => void;
 }
 
-interface Host {
-  readonly worker: Worker;
-  readonly pending: Map<number, { resolve: (v: WorkerReplyValue) => void; reject: (e: unknown) => void }>;
-  readonly sessions: Set<ModelSession>;
-  dead: string | undefined;
-  /** Called once nothing is pending any more (the pool's close waits for it). */
-  onIdle: (() => void) | undefined;
-}
-
-/**
- * How long close() lets each worker finish the calls it is in (a run, an open, a release) before
- * stopping it anyway. Stopping a worker inside ONNX Runtime's native work (a session being created
- * or released) can end the whole process: the binding's C++ exception then finds no JavaScript to
- * throw into (`terminate called after throwing an instance of 'Napi::Error'`, seen once in the
- * integration tests right after a provider switch).
- */
-export const POOL_CLOSE_DRAIN_MS = 10_000;
-
-/**
- * A run that failed because its worker stopped, not because of its input: `details.workerStopped`
- * lets the caller hand the items back for a later try instead of dead-lettering them.
- */
-export function workerStopped(reason: string): EdgeMLError {
-  return new EdgeMLError('INFERENCE_FAILED', `the session worker stopped: ${reason}`, { details: { workerStopped: true } });
-}
-
-/** True for the error {@link workerStopped} makes. */
-export function isWorkerStopped(err: unknown): boolean {
-  return err instanceof EdgeMLError && err.details?.['workerStopped'] === true;
-}
-
-const asCode = (code: string): ErrorCode => (code in ERROR_CODES ? (code as ErrorCode) : 'INFERENCE_FAILED');
-
 export function createSessionPool(options: SessionPoolOptions): SessionPool {
   let size = Math.max(1, options.size ?? 1);
-  const hosts: Host[] = [];
-  let nextId = 1;
+  const hosts: WorkerHost[] = [];
   let closed = false;
 
-  const startHost = (): Host => {
-    const host: Host = { worker: spawnWorker(import.meta.url, 'worker'), pending: new Map(), sessions: new Set(), dead: undefined, onIdle: undefined };
-    host.worker.on('message', (reply: WorkerReply) => {
-      const p = host.pending.get(reply.id);
-      if (p === undefined) return;
-      host.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.value);
-      else p.reject(new EdgeMLError(asCode(reply.error.code), reply.error.message));
-      if (host.pending.size === 0) host.onIdle?.();
-    });
-    const die = (reason: string): void => {
-      if (host.dead !== undefined) return;
-      host.dead = reason;
-      const i = hosts.indexOf(host);
+  const startHost = (): WorkerHost => {
+    const host = new WorkerHost((dead, reason, lost) => {
+      const i = hosts.indexOf(dead);
       if (i >= 0) hosts.splice(i, 1);
-      for (const p of host.pending.values()) p.reject(workerStopped(reason));
-      host.pending.clear();
-      host.onIdle?.();
-      const lost = [...host.sessions];
-      host.sessions.clear();
-      if (!closed) {
-        options.logger.error({ reason, sessions: lost.length }, 'a session worker stopped; its sessions are reopened');
-        if (lost.length > 0) options.onSessionsLost?.(lost, reason);
-      }
-    };
-    host.worker.on('error', (err) => die(err.message));
-    host.worker.on('exit', (code) => die(`exited with code ${code}`));
-    // A worker with nothing pending must not keep the process alive (tests, a stopping module).
-    host.worker.unref();
+      if (closed) return;
+      options.logger.error({ reason, sessions: lost.length }, 'a session worker stopped; its sessions are reopened');
+      if (lost.length > 0) options.onSessionsLost?.(lost, reason);
+    });
     hosts.push(host);
     return host;
   };
 
-  const call = (host: Host, req: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReplyValue> => {
-    if (host.dead !== undefined) return Promise.reject(workerStopped(host.dead));
-    const id = nextId++;
-    return new Promise<WorkerReplyValue>((resolve, reject) => {
-      host.pending.set(id, { resolve, reject });
-      if (host.pending.size === 1) host.worker.ref();
-      try {
-        host.worker.postMessage({ ...req, id } as WorkerRequest, transfer);
-      } catch (err: unknown) {
-        host.pending.delete(id);
-        reject(new EdgeMLError('INTERNAL', `could not post to the session worker: ${String(err)}`, { cause: err }));
-      }
-    }).finally(() => {
-      if (host.pending.size === 0 && host.dead === undefined) host.worker.unref();
-    });
-  };
-
   /** The least busy of the first `limit` workers not in `taken`, or a new one while there are fewer. */
-  const pickHost = (taken: ReadonlySet<Host>, limit: number): Host => {
+  const pickHost = (taken: ReadonlySet<WorkerHost>, limit: number): WorkerHost => {
     if (hosts.length < limit) return startHost();
     return hosts
       .slice(0, limit)
@@ -150,15 +78,15 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   };
 
   /** Opens one session in `host`; what its CUDA probe learnt is kept for the whole process. */
-  const openOn = async (host: Host, modelPath: string, sessionOptions: SessionOptions): Promise<{ replica: Replica; reply: OpenReply }> => {
-    const reply = (await call(host, { op: 'open', modelPath, options: sessionOptions, cuda: knownCuda(sessionOptions.cudaDeviceId) })) as OpenReply;
+  const openOn = async (host: WorkerHost, modelPath: string, sessionOptions: SessionOptions): Promise<{ replica: Replica; reply: OpenReply }> => {
+    const reply = (await host.call({ op: 'open', modelPath, options: sessionOptions, cuda: knownCuda(sessionOptions.cudaDeviceId) })) as OpenReply;
     learnCuda(sessionOptions.cudaDeviceId, reply.cuda);
     return {
       reply,
       replica: {
-        call: (req, transfer) => call(host, { ...req, sessionId: reply.sessionId } as Request, transfer),
+        call: (req, transfer) => host.call({ ...req, sessionId: reply.sessionId } as HostRequest, transfer),
         release: async () => {
-          if (host.dead === undefined) await call(host, { op: 'release', sessionId: reply.sessionId });
+          if (host.dead === undefined) await host.call({ op: 'release', sessionId: reply.sessionId });
         },
         attach: (session) => host.sessions.add(session),
         detach: (session) => {
@@ -169,41 +97,25 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     };
   };
 
-  /** Stops a worker once the calls it is in have answered (at most {@link POOL_CLOSE_DRAIN_MS}). */
-  const stopWhenIdle = async (host: Host): Promise<void> => {
-    if (host.pending.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = await Promise.race([
-        new Promise<true>((resolve) => (host.onIdle = () => resolve(true))),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), POOL_CLOSE_DRAIN_MS))),
-      ]);
-      clearTimeout(timer);
-      if (!idle) options.logger.warn({ pending: host.pending.size, waitedMs: POOL_CLOSE_DRAIN_MS }, 'a session worker is stopped with calls still running');
-    }
-    await host.worker.terminate();
-    for (const p of host.pending.values()) p.reject(workerStopped(host.dead ?? 'the session pool is closed'));
-    host.pending.clear();
-  };
-
   /** A worker beyond the pool's size with no session left is stopped. */
-  const trim = (host: Host): void => {
+  const trim = (host: WorkerHost): void => {
     if (host.sessions.size > 0 || hosts.indexOf(host) < size) return;
     hosts.splice(hosts.indexOf(host), 1);
     host.dead = 'stopped: the pool was made smaller';
-    void stopWhenIdle(host);
+    void host.stopWhenIdle(options.logger);
   };
 
   return {
     async open(modelPath, sessionOptions, replicas = { cpu: 1, cuda: 1 }) {
       if (closed) throw new EdgeMLError('ABORTED', 'the session pool is closed');
-      const taken = new Set<Host>();
+      const taken = new Set<WorkerHost>();
       const firstHost = pickHost(taken, size);
       taken.add(firstHost);
       const first = await openOn(firstHost, modelPath, sessionOptions);
       const opened: Replica[] = [first.replica];
       const wanted = Math.max(1, first.reply.provider === 'cuda' ? replicas.cuda : replicas.cpu);
       try {
-        const more: Host[] = [];
+        const more: WorkerHost[] = [];
         for (let i = 1; i < wanted; i++) {
           const h = pickHost(taken, Math.max(size, wanted));
           taken.add(h);
@@ -234,7 +146,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all(hosts.splice(0).map((h) => stopWhenIdle(h)));
+      await Promise.all(hosts.splice(0).map((h) => h.stopWhenIdle(options.logger)));
     },
   };
 }
