@@ -56,11 +56,6 @@ export class HashSlots {
     return this.#running.get(rel);
   }
 
-  /** Drops every queued early read (stopping). */
-  clear(): void {
-    this.#queued.clear();
-  }
-
   #release(): void {
     this.#busy--;
     this.#next();
