@@ -5,27 +5,26 @@
  *           ──► execution (read tensor files into one batch buffer) ──► session worker (run + post-process)
  *           ──► outputs (result, or completion + alert) ──► staging (tensor file removed)
  *   twin ──► models/serving (store → verify → session → warm-up → swap)   methods ──► reloadModel
+ *   configure ──► configuration (pool size, rollout, swap, bounds)   start / stop ──► lifecycle (input, drain, close)
  */
 import { setMaxListeners } from 'node:events';
-import { availableParallelism } from 'node:os';
-import { ActivityWindow, EdgeMLError, errorMessage, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
+import { ActivityWindow, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
 import { createAdmission, type Admission } from './admission.js';
 import { createBatcher, type Batcher, type BatcherClock } from './batcher.js';
 import { INFERENCER_DEFAULTS, type InferencerConfig } from './config.js';
+import { Configuration } from './configuration.js';
 import { createBatchRunner, profileOfKey, type ItemResult, type QueuedTensor } from './execution.js';
 import { Intake } from './intake.js';
-import { registerMethods } from './methods.js';
+import { Lifecycle } from './lifecycle.js';
 import { RolloutDecisions } from './rollout/decisions.js';
 import { RolloutManager } from './rollout/manager.js';
 import { ModelServing } from './models/serving.js';
 import { createFileModelStore } from './models/store.js';
 import { Outputs } from './outputs.js';
-import { ORT_VERSION } from './session/ort.js';
 import { createSessionPool, type SessionPool } from './session/pool.js';
-import { replicaPlan } from './session/replicas.js';
 import { StagingFiles } from './staging.js';
 import { Reporting } from './reporting.js';
-import { createCounts, createInferencerMetrics } from './status.js';
+import { createCounts, createInferencerMetrics, observeBatch } from './status.js';
 
 export const INFERENCER_MODULE_NAME = 'inferencer';
 
@@ -61,10 +60,6 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
   setMaxListeners(0, stopController.signal);
   const counts = createCounts();
   const activity = new ActivityWindow({ now: () => deps.now().getTime() });
-  let config: InferencerConfig | undefined;
-  let started = false;
-  let stopping: Promise<void> | undefined;
-  const handlers = new Set<Promise<void>>();
 
   const staging = new StagingFiles(paths.staging, logger);
   const admission: Admission = createAdmission({ maxItems: INFERENCER_DEFAULTS.maxQueueItems, maxBytes: INFERENCER_DEFAULTS.maxQueueBytes });
@@ -102,13 +97,11 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     // The rollout manager is built below; the runner asks it per batch.
     run: createBatchRunner(models, metrics, { active: (p) => rollout.active(p), sampled: (a, id) => rollout.sampled(a, id), observe: (a, o) => rollout.observe(a, o) }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    onBatch: (info) => {
-      const profile = profileOfKey(info.key);
-      metrics.batchSize.observe({ profile }, info.size);
-      for (const q of info.queueMs) metrics.queueTime.observe({ profile }, q / 1000);
-    },
+    onBatch: (info) => observeBatch(metrics, info),
   });
-  const intake = new Intake({ paths, serving: models, admission, batcher: batches, outputs, staging, config: () => config!, counts, activity, metrics, logger, signal: stopController.signal });
+  // The configuration is built below; the intake and the reports read it per message and per report.
+  const config = (): InferencerConfig | undefined => configuration.current;
+  const intake = new Intake({ paths, serving: models, admission, batcher: batches, outputs, staging, config: () => config()!, counts, activity, metrics, logger, signal: stopController.signal });
 
   const decisions = new RolloutDecisions(paths.state(INFERENCER_MODULE_NAME), logger);
   const rollout: RolloutManager = new RolloutManager({
@@ -119,94 +112,27 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
     events: {
       report: (patch) => edge.updateReported({ rollout: patch }).catch((err: unknown) => logger.warn({ err }, 'could not report rollout state')),
       event: (profile, kind, body) => outputs.rolloutEvent(profile, kind, body),
-      alert: (code, message, details) => outputs.alert(code === 'ROLLOUT_ROLLED_BACK' ? 'warning' : 'error', code, message, { details }),
+      alert: (code, message, details) => outputs.rolloutAlert(code, message, details),
     },
   });
-  /** The configuration the models serve (a promoted rollout candidate in place of its live entry). */
-  let effective: InferencerConfig | undefined;
 
-  const reporting: Reporting = new Reporting({ edge, logger, now: deps.now, models, batches, admission, pool, staging, outputs, counts, activity, metrics, config: () => config });
+  const reporting: Reporting = new Reporting({ edge, logger, now: deps.now, models, batches, admission, pool, staging, outputs, counts, activity, metrics, config });
+  const lifecycle = new Lifecycle({ edge, logger, counts, config, intake, reporting, batches, rollout, models, pool, staging, stopController });
+  const configuration = new Configuration({ staging, decisions, pool, rollout, models, batches, admission, reporting, started: () => lifecycle.started });
 
-  // ---- the app ---------------------------------------------------------------------------------
-  const app: InferencerApp = {
-    async configure(next, previous) {
-      if (previous === undefined) await staging.prepare();
-      if (previous === undefined) await decisions.load();
-      // Replicas of a model live in different workers: the pool holds as many as the most replicated model needs.
-      pool.resize(Math.max(next.sessionWorkers, replicaPlan(next, availableParallelism()).cpu));
-      const nextEffective = rollout.effective(next);
-      // Rollout candidates load first: a candidate that cannot load rejects the change before anything is swapped.
-      const prepared = await rollout.prepare(nextEffective);
-      try {
-        await models.apply(nextEffective, effective);
-      } catch (err: unknown) {
-        rollout.discard(prepared);
-        throw err;
-      }
-      await rollout.commit(prepared, nextEffective);
-      effective = nextEffective;
-      config = next;
-      batches.reconfigure({ maxBatchSize: next.maxBatchSize, maxQueueDelayMs: next.maxQueueDelayMs });
-      admission.resize({ maxItems: next.maxQueueItems, maxBytes: next.maxQueueBytes });
-      await reporting.reportModels();
-      await reporting.alertFallback(next);
-      if (started && previous?.statusIntervalMs !== next.statusIntervalMs) reporting.startTimer();
-    },
-
-    start() {
-      if (config === undefined) return Promise.reject(new EdgeMLError('INTERNAL', 'start() before configure()'));
-      edge.onInput('tensors', (message) => {
-        if (stopping !== undefined) {
-          counts.retried++;
-          logger.info('stopping: tensor not taken; the watcher will re-emit the source');
-          return Promise.resolve();
-        }
-        const p = intake.handle(message.body).catch((err: unknown) => logger.error({ err }, `tensor handler failed unexpectedly: ${errorMessage(err)}`));
-        handlers.add(p);
-        void p.finally(() => handlers.delete(p));
-        return p;
-      });
-      registerMethods(edge, logger, { reloadModel: (profile) => models.reload(profile) });
-      started = true;
-      reporting.startTimer();
-      logger.info({ profiles: models.profiles(), provider: models.runtimeState().active, onnxruntimeVersion: ORT_VERSION, sessionWorkers: config.sessionWorkers }, 'inferencer started');
-      return Promise.resolve();
-    },
-
-    stop(signal) {
-      stopping ??= (async () => {
-        reporting.stopTimer();
-        batches.flush();
-        const aborted = new Promise<void>((resolve) => {
-          if (signal.aborted) resolve();
-          else signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        await Promise.race([Promise.all([...handlers]).then(() => batches.idle()), aborted]);
-        stopController.abort();
-        batches.close();
-        await Promise.race([Promise.all([...handlers]), aborted]);
-        rollout.close();
-        await models.close();
-        await pool.close();
-        await staging.close();
-        logger.info({ counts }, 'inferencer stopped');
-      })();
-      return stopping;
-    },
-
+  return {
+    configure: (next, previous) => configuration.apply(next, previous),
+    start: () => lifecycle.start(),
+    stop: (signal) => lifecycle.stop(signal),
     status: () => ({ ...reporting.status(), rollout: rollout.status() }),
-
     ready() {
       const reasons = models.notReadyReasons();
       return { ready: reasons.length === 0, reasons };
     },
-
     reloadModel: (profile) => models.reload(profile),
-
     serving(profile) {
       const m = models.serving(profile);
       return m === undefined ? undefined : { name: m.name, version: m.version, sha256: m.sha256, digest: m.digest, provider: m.session.provider };
     },
   };
-  return app;
 }

@@ -194,6 +194,11 @@ export class Outputs {
     }
   }
 
+  /** Sends a rollout's alert: a rollback is a `warning` (the live model serves on), anything else an `error`. Never throws. */
+  rolloutAlert(code: string, message: string, details: Record<string, unknown>): Promise<void> {
+    return this.alert(code === 'ROLLOUT_ROLLED_BACK' ? 'warning' : 'error', code, message, { details });
+  }
+
   /** Sends an alert on `alerts`. Never throws. */
   async alert(severity: AlertSeverity, code: string, message: string, extra: { id?: string | undefined; details?: Record<string, unknown> } = {}): Promise<void> {
     await sendAlert(this.#o.edge, this.#o.logger, { severity, code, message, ...(extra.id === undefined ? {} : { id: extra.id }), ...(extra.details === undefined ? {} : { details: extra.details }) }, this.#o.now);

@@ -3,6 +3,8 @@
  * periodic `status` reported property, and the `runtime` + `models` reported properties.
  */
 import { Counter, Gauge, Histogram, type Registry } from '@edgeml/shared';
+import type { BatchInfo } from './batcher.js';
+import { profileOfKey } from './execution.js';
 
 const TIME_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -49,3 +51,10 @@ export function createInferencerMetrics(registry: Registry, sources: GaugeSource
 }
 
 export type InferencerMetrics = ReturnType<typeof createInferencerMetrics>;
+
+/** Records one model run: its size and each item's wait for it, per profile. */
+export function observeBatch(metrics: InferencerMetrics, info: BatchInfo): void {
+  const profile = profileOfKey(info.key);
+  metrics.batchSize.observe({ profile }, info.size);
+  for (const q of info.queueMs) metrics.queueTime.observe({ profile }, q / 1000);
+}
