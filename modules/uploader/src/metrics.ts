@@ -7,7 +7,7 @@ import type { UploadResult } from './sink.js';
 export interface Totals {
   uploaded: number;
   alreadyPresent: number;
-  /** Replays taken as present without reading the blob back (a create-only SAS; see blob-sink.ts). */
+  /** Replays taken as present without reading the blob back (a create-only SAS; see blob-existing.ts). */
   presentUnverified: number;
   bytes: number;
   blocksSkipped: number;

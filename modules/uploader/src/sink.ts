@@ -23,7 +23,7 @@ export interface UploadResult {
   /**
    * `alreadyPresent`: identical content was there already (a replay), nothing was written.
    * `presentUnverified`: a blob was there already and the credentials may not read it back (a
-   * create-only SAS); taken as ours because names are content-addressed (see blob-sink.ts).
+   * create-only SAS); taken as ours because names are content-addressed (see blob-existing.ts).
    */
   readonly outcome: 'created' | 'alreadyPresent' | 'presentUnverified';
   readonly bytesSent: number;
