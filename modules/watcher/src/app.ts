@@ -6,9 +6,9 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { EdgeMLError, EMPTY_PAYLOAD_SCHEMA, errorMessage, jsonMethod, type ModuleApp, type ModuleDeps } from '@edgeml/shared';
-import { createChokidarSource, type EventSource } from './chokidar-source.js';
 import type { WatcherConfig } from './config.js';
 import { DiskBudget, statVolume, type StatVolume } from './disk-budget.js';
+import { EventFeed } from './event-feed.js';
 import { Inputs } from './inputs.js';
 import { hashInboxFile, type HashFile } from './hash-file.js';
 import type { ScanSummary } from './inventory-scan.js';
@@ -55,8 +55,6 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
   let config: WatcherConfig | undefined;
   let ledger: Ledger | undefined;
   let reconciler: Reconciler | undefined;
-  let source: EventSource | undefined;
-  let sourceReady = false;
   let started = false;
   let stopping: Promise<void> | undefined;
 
@@ -81,33 +79,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
     },
   });
   const inputs = new Inputs({ paths: deps.paths, edge: deps.edge, log, metrics, now: deps.now, reconciler: running });
-
-  /**
-   * (Re)starts the event source. Not awaited to `ready`: chokidar walks the whole tree first
-   * (about 2 minutes for 100,000 files on the dev VM), and the inventory already covers that time.
-   */
-  const startSource = async (cfg: WatcherConfig): Promise<void> => {
-    const previous = source;
-    source = undefined;
-    sourceReady = false;
-    await previous?.close();
-    const r = running();
-    if (options.events === false || !cfg.useEvents || r === undefined) return;
-    const startedAt = nowMs();
-    const next = createChokidarSource({
-      root: r.inboxReal,
-      usePolling: cfg.usePolling,
-      pollingIntervalMs: cfg.pollingIntervalMs,
-      onPath: (p, observed) => r.hint(p, observed),
-      onRemoved: (p) => r.hint(p),
-      onError: (err) => limited('chokidar', 'warn', { err }, 'filesystem events error; the inventory still finds every file'),
-    });
-    source = next;
-    void next.ready.then(() => {
-      if (source === next) sourceReady = true;
-      log.info({ usePolling: cfg.usePolling, readyMs: nowMs() - startedAt }, 'filesystem events ready');
-    });
-  };
+  const events = new EventFeed({ log, limited, now: nowMs, enabled: options.events !== false });
 
   const app: WatcherApp = {
     async configure(next, previous) {
@@ -115,9 +87,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
       if (!started || reconciler === undefined) return;
       reconciler.configure(next);
       disk.reconfigure();
-      if (previous === undefined || previous.useEvents !== next.useEvents || previous.usePolling !== next.usePolling || previous.pollingIntervalMs !== next.pollingIntervalMs) {
-        await startSource(next);
-      }
+      if (EventFeed.changed(previous, next)) await events.restart(next, running);
       if (previous?.statusReportIntervalMs !== next.statusReportIntervalMs) reported.every(next.statusReportIntervalMs);
       log.info({ include: next.include, exclude: next.exclude, markerMode: next.markerMode, afterCompletion: next.afterCompletion }, 'watcher configuration in force');
     },
@@ -148,7 +118,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
       // The watermark is known before the first emission.
       await disk.start();
       // Events before the first inventory, so nothing written while it walks goes unnoticed.
-      await startSource(cfg);
+      await events.restart(cfg, running);
       reconciler.start();
       reported.every(cfg.statusReportIntervalMs);
       reported.report();
@@ -159,7 +129,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
       stopping ??= (async () => {
         reported.stop();
         disk.stop();
-        await source?.close();
+        await events.close();
         await reconciler?.stop(signal);
         const deadline = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
         await Promise.race([Promise.allSettled(inputs.pending()), deadline]);
@@ -179,7 +149,7 @@ export function createWatcherApp(deps: ModuleDeps, options: WatcherAppOptions = 
           // Staging in counts too, so the runtime's per-module line shows it beside the file counts.
           counts: { ...(s['counts'] as Record<string, number>), stagingFiles: staging?.files ?? 0, stagingBytes: staging?.bytes ?? 0 },
           intakeDeferred: !disk.intakeOpen,
-          events: { enabled: source !== undefined, ready: sourceReady },
+          events: events.state,
           disk: disk.status(),
           staging,
         };
