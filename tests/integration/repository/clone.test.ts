@@ -60,7 +60,10 @@ describe('a clone of the repository with nothing beside it', function () {
   before(async function () {
     const head = await run('git', ['rev-parse', 'HEAD'], repoRoot);
     // Checkable reason: a source tarball has no history to clone (CI and every checkout have one).
-    if (head.code !== 0) this.skip();
+    if (head.code !== 0) {
+      console.log(`      skipped: \`git rev-parse HEAD\` failed here (exit ${head.code}): a source tarball has no history to clone`);
+      this.skip();
+    }
     parent = await mkdtemp(path.join(tmpdir(), 'edgeml-clone-'));
     clone = path.join(parent, 'edgeml');
     const cloned = await run('git', ['clone', '--quiet', '--no-checkout', repoRoot, clone], parent);

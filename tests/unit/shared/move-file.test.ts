@@ -33,7 +33,8 @@ describe('shared/files moveFile', () => {
     const other = await mkdtemp('/dev/shm/edgeml-move-').catch(() => undefined);
     if (other === undefined || (await stat(other)).dev === (await stat(dir)).dev) {
       if (other !== undefined) await rm(other, { recursive: true, force: true });
-      this.skip(); // no second filesystem here: /dev/shm is missing or on the same device as the temp dir
+      console.log(`      skipped: no second filesystem here (/dev/shm is missing or on the same device as ${dir})`);
+      this.skip();
     }
     try {
       await writeFile(path.join(other, 'a.bin'), 'across');
