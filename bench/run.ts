@@ -98,7 +98,7 @@ const STAGES: Array<{ stage: string; raw: string; file: string; argv: string[]; 
     stage: 'edge hub',
     raw: 'aedes (plain MQTT broker)',
     file: 'bench/edge-hub.ts',
-    argv: ['--messages', quick ? '300' : '2000'],
+    argv: ['--messages', quick ? '300' : '10000', '--rounds', quick ? '1' : '5'],
     parse: (out) => {
       // bench/edge-hub.ts prints raw aedes, then the hub with the same clients (the ratio's pair), then the SDK row.
       const row = (label: RegExp): number | undefined => num(new RegExp(`^\\s{2}${label.source}.*?\\s(\\d+) msg\\/s`, 'm'), out);
@@ -141,7 +141,7 @@ const STAGES: Array<{ stage: string; raw: string; file: string; argv: string[]; 
     stage: 'inferencer',
     raw: 'onnxruntime-node session.run',
     file: 'bench/inferencer.ts',
-    argv: ['--cls-items', quick ? '64' : '256', '--det-items', quick ? '4' : '16', '--rounds', quick ? '1' : '2', '--latency-items', quick ? '50' : '150', '--sweep-seconds', '0.3'],
+    argv: ['--cls-items', quick ? '64' : '1024', '--det-items', quick ? '4' : '16', '--rounds', quick ? '1' : '3', '--latency-items', quick ? '50' : '150', '--sweep-seconds', '0.3'],
     parse: (out) => {
       // Rows: model, batch, items, raw conc, raw items/s, module conc, module items/s, ratio, …; the lowest ratio is reported.
       const section = out.split(/^1\. Throughput/m)[1]?.split(/^\s*$/m)[0] ?? '';
