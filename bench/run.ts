@@ -116,7 +116,7 @@ const STAGES: Array<{ stage: string; raw: string; file: string; argv: string[]; 
     stage: 'watcher',
     raw: 'chokidar',
     file: 'bench/watcher.ts',
-    argv: ['--files', quick ? '200' : '1000'],
+    argv: ['--files', quick ? '200' : '1000', '--rounds', quick ? '1' : '5'],
     parse: (out) => {
       const w = num(/watcher: all 'files' messages\s+(\d+) ms/, out);
       const c = num(/raw chokidar: all 'add' events\s+(\d+) ms/, out);
