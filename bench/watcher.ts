@@ -215,8 +215,10 @@ async function dropRound(side: Side): Promise<number> {
   const t0 = performance.now();
   let doneMs = Number.NaN;
   // chokidar's awaitWriteFinish loses some files of a large drop (they never get their 'add'): that side
-  // gives up after a minute and says how many it reported.
-  const done = until(() => seen >= files, side === 'chokidar+awaitWriteFinish+sha256' ? 60_000 : 600_000).then((all) => {
+  // gives up after a minute and says how many it reported. The other two give up after two minutes
+  // plus 20 ms a file (a 1,000-file drop takes 1-3 s): a round that stalls is reported as incomplete,
+  // with its side and count, instead of holding the whole run.
+  const done = until(() => seen >= files, side === 'chokidar+awaitWriteFinish+sha256' ? 60_000 : 120_000 + files * 20).then((all) => {
     doneMs = performance.now() - t0;
     if (!all) {
       lost.push(`${side}: ${seen} of ${files} reported within ${(doneMs / 1000).toFixed(0)} s`);
