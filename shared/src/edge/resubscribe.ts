@@ -2,13 +2,27 @@
  * Subscribes again, after a reconnect, what the SDK does not. After the edge client reopened a connection
  * the SDK had given up on (its final `disconnect`) that is everything: the SDK re-subscribes only from its
  * own reconnect path, which has ended by then, and `open()` subscribes nothing. After the SDK's own
- * reconnect it is desired patches: their topic state keeps "subscribed" from the connection before (wire
- * notes §7). Without this the module stays connected and gets no input, no direct method (the hub answers
- * 404) or no desired patch, for as long as the hub holds no such subscription in the module's session (a
- * hub that lost its state, or a module whose SUBSCRIBEs never reached it).
+ * reconnect it is desired patches and twin responses: their topic state keeps "subscribed" from the
+ * connection before (wire notes §7). Without this the module stays connected and gets no input, no direct
+ * method (the hub answers 404), no desired patch or no answer to a twin read or reported update, for as
+ * long as the hub holds no such subscription in the module's session (a hub that lost its state, or a
+ * module whose SUBSCRIBEs never reached it).
  */
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logging.js';
+
+/**
+ * The twin response topic's state as azure-iot-device-mqtt keeps it (`MqttTwinClient`, version pinned):
+ * the SDK has no call that subscribes `$iothub/twin/res/#` again, only this state machine, which
+ * subscribes on the first twin request and then calls every later one done.
+ */
+export interface TwinResponseTopic {
+  readonly _responseTopic: object;
+  readonly _topicFsm: {
+    subscribe(topic: object, done: (err?: Error) => void): void;
+    unsubscribe(topic: object, done: (err?: Error) => void): void;
+  };
+}
 
 /** The SDK transport calls that (un)subscribe one feature each: a subset of azure-iot-device's `DeviceTransport`. */
 export interface SubscribingTransport {
@@ -16,6 +30,8 @@ export interface SubscribingTransport {
   enableMethods(done: (err?: Error) => void): void;
   enableTwinDesiredPropertiesUpdates(done: (err?: Error) => void): void;
   disableTwinDesiredPropertiesUpdates(done: (err?: Error) => void): void;
+  /** The MQTT transport's twin client (absent on other transports: nothing to do then). */
+  readonly _twinClient?: TwinResponseTopic;
 }
 
 /** Which features to subscribe again. */
@@ -47,6 +63,19 @@ export async function resubscribe(transport: SubscribingTransport, features: Lis
   const steps: Array<[string, () => Promise<void>]> = [];
   if (features.inputs) steps.push(['inputs', () => call((done) => transport.enableInputMessages(done))]);
   if (features.methods) steps.push(['methods', () => call((done) => transport.enableMethods(done))]);
+  const twinClient = transport._twinClient;
+  if (features.desired && twinClient !== undefined) {
+    // Twin responses (GET and reported updates) as desired patches: UNSUBSCRIBE, then SUBSCRIBE. Without
+    // it, after a hub that lost the module's session, every getTwin and reported update went unanswered
+    // (wire notes §7: still pending after 70 s), so the re-read below retried for ever.
+    steps.push([
+      'twin responses',
+      async () => {
+        await call((done) => twinClient._topicFsm.unsubscribe(twinClient._responseTopic, done));
+        await call((done) => twinClient._topicFsm.subscribe(twinClient._responseTopic, done));
+      },
+    ]);
+  }
   if (features.desired) {
     steps.push([
       'desired',
