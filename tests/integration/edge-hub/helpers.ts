@@ -9,6 +9,19 @@ import mqtt, { type MqttClient } from 'mqtt';
 
 export const logger: Logger = createLogger({ name: 'edge-hub-test', level: process.env['EDGEML_TEST_LOG'] ?? 'silent' });
 
+/**
+ * An edge client's log lines, kept so that a test can tell which recovery path ran: `count` counts the
+ * lines whose message contains `msg`, `countExact` those whose message is `msg`.
+ */
+export function captureLog(name: string): { count(msg: string): number; countExact(msg: string): number; logger: Logger } {
+  const lines: Array<{ msg?: string }> = [];
+  return {
+    count: (msg) => lines.filter((l) => l.msg?.includes(msg) === true).length,
+    countExact: (msg) => lines.filter((l) => l.msg === msg).length,
+    logger: createLogger({ name, level: 'debug', destination: { write: (s: string) => void lines.push(JSON.parse(s) as { msg?: string }) } }),
+  };
+}
+
 export function manifest(options: {
   modules: string[];
   routes: Record<string, string | { route: string; priority?: number; timeToLiveSecs?: number }>;

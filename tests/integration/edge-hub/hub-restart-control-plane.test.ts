@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { copyFile, cp } from 'node:fs/promises';
 import path from 'node:path';
-import { createEdgeClientFromEnvironment, createLogger, type DesiredUpdate, type EdgeClient, type Logger } from '@edgeml/shared';
+import { createEdgeClientFromEnvironment, type DesiredUpdate, type EdgeClient, type Logger } from '@edgeml/shared';
 import type { EdgeHub } from '@edgeml/edge-hub';
-import { collectDesired, collectInputs, manifest, startHub, tempDir, waitUntil } from './helpers.js';
+import { captureLog, collectDesired, collectInputs, manifest, startHub, tempDir, waitUntil } from './helpers.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
-
-/** The edge client's log lines, kept so that the test can tell which recovery path ran. */
-function captureLog(): { count(msg: string): number; logger: Logger } {
-  const lines: Array<{ msg?: string }> = [];
-  return {
-    count: (msg) => lines.filter((l) => l.msg?.includes(msg) === true).length,
-    logger: createLogger({ name: 'b', level: 'debug', destination: { write: (s: string) => void lines.push(JSON.parse(s) as { msg?: string }) } }),
-  };
-}
 
 /** Module b's edge client, connecting to the hub through `proxy`. */
 async function moduleThroughProxy(hub: EdgeHub, proxy: TcpProxy, logger: Logger): Promise<EdgeClient> {
@@ -65,7 +56,7 @@ describe('edge hub: after a lost connection (the SDK gave up, or reconnected by 
     const t = await tempDir();
     const hub = await startHub({ workDir: t.dir, manifest: m, inputStallCloseMs: 60_000 });
     const proxy = await startTcpProxy(hub.port);
-    const log = captureLog();
+    const log = captureLog('b');
     const b = await moduleThroughProxy(hub, proxy, log.logger);
     try {
       b.onMethod('ping', (payload) => Promise.resolve({ status: 200, payload: { pong: payload } }));
@@ -100,7 +91,7 @@ describe('edge hub: after a lost connection (the SDK gave up, or reconnected by 
     await copyFile(path.join(first.dir, 'identities.json'), path.join(lost.dir, 'identities.json'));
     const hub2 = await startHub({ workDir: lost.dir, manifest: m, inputStallCloseMs: 60_000 });
     const proxy = await startTcpProxy(hub1.port);
-    const log = captureLog();
+    const log = captureLog('b');
     const b = await moduleThroughProxy(hub1, proxy, log.logger);
     try {
       b.onMethod('ping', (payload) => Promise.resolve({ status: 200, payload: { pong: payload } }));

@@ -4,8 +4,8 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { Aedes } from 'aedes';
-import { createEdgeClientFromEnvironment, createLogger, type EdgeClient, type Logger } from '@edgeml/shared';
-import { manifest, startHub, tempDir, waitUntil } from './helpers.js';
+import { createEdgeClientFromEnvironment, type EdgeClient } from '@edgeml/shared';
+import { captureLog, manifest, startHub, tempDir, waitUntil } from './helpers.js';
 
 /**
  * A broker that keeps nothing across a restart and answers twin requests as edgeHub does: through the
@@ -60,15 +60,6 @@ async function startStatelessBroker(workDir: string, port: number): Promise<Stat
   };
 }
 
-/** The edge client's log lines: `count` counts those whose message is exactly `msg`. */
-function captureLog(): { count(msg: string): number; logger: Logger } {
-  const lines: Array<{ msg?: string }> = [];
-  return {
-    count: (msg) => lines.filter((l) => l.msg === msg).length,
-    logger: createLogger({ name: 'b', level: 'debug', destination: { write: (s: string) => void lines.push(JSON.parse(s) as { msg?: string }) } }),
-  };
-}
-
 describe('edge client: twin reads and reported updates after a hub restarted without its state', function () {
   this.timeout(90_000);
 
@@ -83,7 +74,7 @@ describe('edge client: twin reads and reported updates after a hub restarted wit
     const port = hub.port;
     await hub.stop();
     let broker = await startStatelessBroker(t.dir, port);
-    const log = captureLog();
+    const log = captureLog('b');
     let b: EdgeClient | undefined;
     try {
       b = await createEdgeClientFromEnvironment(log.logger, env, {
@@ -95,14 +86,14 @@ describe('edge client: twin reads and reported updates after a hub restarted wit
       b.onConnectionChange((s) => states.push(s.connected));
       await b.open(AbortSignal.timeout(20_000));
       await b.updateReported({ phase: 'before' });
-      assert.equal(log.count('twin read'), 1);
+      assert.equal(log.countExact('twin read'), 1);
 
       await broker.stop();
       await waitUntil(() => states.includes(false), 20_000, 'the module to see the connection drop');
       broker = await startStatelessBroker(t.dir, port);
       const requestsBefore = broker.twinRequests();
       await waitUntil(() => states.lastIndexOf(true) > states.indexOf(false), 60_000, 'the module to reconnect');
-      await waitUntil(() => log.count('twin read') >= 2, 30_000, 'the twin re-read after the reconnect');
+      await waitUntil(() => log.countExact('twin read') >= 2, 30_000, 'the twin re-read after the reconnect');
       await b.updateReported({ phase: 'after' });
       assert.ok(broker.twinRequests() > requestsBefore, 'the new broker answered the requests');
     } finally {
