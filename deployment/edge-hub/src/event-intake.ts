@@ -8,7 +8,7 @@ import { EdgeMLError, type Logger } from '@edgeml/shared';
 import type { HubCounters } from './counters.js';
 import type { ForwardQueue } from './forward-queue.js';
 import { bodyToBuffer, messageSize } from './messages.js';
-import type { HubMetrics } from './metrics.js';
+import { LabelCache, type HubMetrics } from './metrics.js';
 import { decodePropertyBag, splitProperties } from './property-bag.js';
 import type { CompiledRouteTable, RouteMessage } from './routes/index.js';
 import type { ModuleIdentity } from './sas.js';
@@ -45,6 +45,9 @@ type Matches = ReturnType<CompiledRouteTable['match']>;
 
 export class EventIntake {
   readonly #o: EventIntakeOptions;
+  /** Per-message series, by `<module>\n<output>` (received) and module (size). */
+  readonly #received = new LabelCache<{ inc(): void }>();
+  readonly #size = new LabelCache<{ observe(value: number): void }>();
 
   constructor(options: EventIntakeOptions) {
     this.#o = options;
@@ -74,8 +77,8 @@ export class EventIntake {
     systemProperties['edgeHubOriginInterface'] = 'internal';
     counters.received++;
     const size = messageSize(payload, systemProperties, properties);
-    metrics.messagesReceived.inc({ route_output: outputName ?? '', id: from });
-    metrics.messageSize.observe({ id: from }, size);
+    this.#received.get(`${id.moduleId}\n${outputName ?? ''}`, () => metrics.messagesReceived.labels({ route_output: outputName ?? '', id: from })).inc();
+    this.#size.get(id.moduleId, () => metrics.messageSize.labels({ id: from })).observe(size);
     if (size > this.#o.maxMessageBytes) {
       metrics.refusedPublishes.inc({ id: from, reason: 'too_large' });
       counters.drop('too_large', from, outputName ?? '');
@@ -149,6 +152,8 @@ export class EventIntake {
     const fromModule = message.source.moduleId ?? '';
     const fromOutput = message.source.outputName ?? '';
     const rows: NewMessage[] = [];
+    // One copy for every endpoint (the payload may be a view of the connection's read buffer).
+    let body: Buffer | undefined;
     for (const m of matches) {
       if (m.endpoint.kind !== 'module') continue;
       rows.push({
@@ -162,7 +167,7 @@ export class EventIntake {
         routeName: m.routeName,
         fromModule,
         fromOutput,
-        body: Buffer.from(message.body),
+        body: (body ??= Buffer.from(message.body)),
       });
     }
     if (rows.length > 0 && this.#o.queue.wouldExceed(rows.length * sizeBytes)) return false;

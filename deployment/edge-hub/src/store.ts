@@ -113,6 +113,42 @@ function toStored(row: MessageRow): StoredMessage {
   };
 }
 
+/**
+ * The messages table. `seq` is assigned by the store (one above the largest stored at open, then
+ * counting up in this process) and is the rowid: no AUTOINCREMENT, whose `sqlite_sequence` row was
+ * one more B-tree update in every insert (hub.db files written before keep opening: see
+ * {@link migrateAutoincrement}).
+ */
+const MESSAGE_COLUMNS = `
+  seq INTEGER PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  size INTEGER NOT NULL,
+  meta TEXT NOT NULL,
+  body BLOB NOT NULL
+`;
+
+/**
+ * A hub.db written by an earlier version declares `seq … AUTOINCREMENT`: its queued messages are copied,
+ * seq and all, into a table of today's schema, in one transaction (a kill meanwhile leaves the old table
+ * as it was). Its indexes go with the old table and are created again on the new one.
+ */
+function migrateAutoincrement(db: Database): void {
+  const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get() as { sql: string } | undefined;
+  if (row === undefined || !/AUTOINCREMENT/i.test(row.sql)) return;
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE messages_migrated (${MESSAGE_COLUMNS});
+      INSERT INTO messages_migrated (seq, endpoint, priority, enqueued_at, expires_at, size, meta, body)
+        SELECT seq, endpoint, priority, enqueued_at, expires_at, size, meta, body FROM messages;
+      DROP TABLE messages;
+      ALTER TABLE messages_migrated RENAME TO messages;
+    `);
+  })();
+}
+
 /** Opens (creating when absent) `<workDir>/hub.db`. @throws EdgeMLError STATE_CORRUPT when it cannot be read. */
 export function openHubStore(workDir: string): HubStore {
   let db: Database;
@@ -123,16 +159,10 @@ export function openHubStore(workDir: string): HubStore {
     // only an OS crash may lose the last commits.
     db.pragma('synchronous = NORMAL');
     db.exec(`
-      CREATE TABLE IF NOT EXISTS messages (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        endpoint TEXT NOT NULL,
-        priority INTEGER NOT NULL,
-        enqueued_at INTEGER NOT NULL,
-        expires_at INTEGER,
-        size INTEGER NOT NULL,
-        meta TEXT NOT NULL,
-        body BLOB NOT NULL
-      );
+      CREATE TABLE IF NOT EXISTS messages (${MESSAGE_COLUMNS});
+    `);
+    migrateAutoincrement(db);
+    db.exec(`
       CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (endpoint, priority, seq);
       -- The expiry sweep runs several times a second; without this it would scan every queued message.
       CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
@@ -153,18 +183,39 @@ export function openHubStore(workDir: string): HubStore {
     throw new EdgeMLError('STATE_CORRUPT', `hub state ${join(workDir, 'hub.db')} cannot be opened`, { cause: err });
   }
 
-  const insert = db.prepare<[string, number, number, number | null, number, string, Buffer]>(
-    'INSERT INTO messages (endpoint, priority, enqueued_at, expires_at, size, meta, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  const insert = db.prepare<[number, string, number, number, number | null, number, string, Buffer]>(
+    'INSERT INTO messages (seq, endpoint, priority, enqueued_at, expires_at, size, meta, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const removeStmt = db.prepare<[number]>('DELETE FROM messages WHERE seq = ?');
+  const removeRangeStmt = db.prepare<[number, number]>('DELETE FROM messages WHERE seq BETWEEN ? AND ?');
+  let nextSeq = ((db.prepare('SELECT MAX(seq) AS seq FROM messages').get() as { seq: number | null }).seq ?? 0) + 1;
   const metaOf = (m: NewMessage): string =>
     JSON.stringify({ systemProperties: m.systemProperties, properties: m.properties, routeName: m.routeName, fromModule: m.fromModule, fromOutput: m.fromOutput });
   const commitAll = db.transaction((inserts: readonly NewMessage[], removals: readonly number[]): number[] => {
     const seqs: number[] = [];
-    for (const m of inserts) seqs.push(Number(insert.run(m.endpoint, m.priority, m.enqueuedAtMs, m.expiresAtMs ?? null, m.sizeBytes, metaOf(m), m.body).lastInsertRowid));
-    for (const seq of removals) removeStmt.run(seq);
+    for (const m of inserts) {
+      insert.run(nextSeq, m.endpoint, m.priority, m.enqueuedAtMs, m.expiresAtMs ?? null, m.sizeBytes, metaOf(m), m.body);
+      seqs.push(nextSeq++);
+    }
+    removeRuns(removals);
     return seqs;
   });
+  /**
+   * Deletes `seqs` one run of consecutive numbers per statement: acknowledgements mostly come in the
+   * order the messages were stored, so a commit's deletes are usually one or a few ranges.
+   */
+  const removeRuns = (seqs: readonly number[]): void => {
+    const sorted = [...seqs].sort((a, b) => a - b);
+    let i = 0;
+    while (i < sorted.length) {
+      const from = sorted[i]!;
+      let to = from;
+      while (i + 1 < sorted.length && sorted[i + 1] === to + 1) to = sorted[++i]!;
+      i++;
+      if (to === from) removeStmt.run(from);
+      else removeRangeStmt.run(from, to);
+    }
+  };
   const loadFirstStmt = db.prepare<[string, number, number]>(
     'SELECT * FROM messages WHERE endpoint = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY priority, seq LIMIT ?',
   );

@@ -7,6 +7,7 @@ import type { ConnectionListener, EdgeClient } from '@edgeml/shared';
 import type { EdgeHub } from '@edgeml/edge-hub';
 import { collectDesired, collectInputs, connectModule, logger, manifest, rawClient, sleep, startHub, tempDir, waitUntil } from './helpers.js';
 import { createEdgeHub } from '@edgeml/edge-hub';
+import { writeOldHubDb } from './fixtures/old-hub-db.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const routeAB = { ab: 'FROM /messages/modules/a/outputs/* INTO BrokeredEndpoint("/modules/b/inputs/in")' };
@@ -41,6 +42,35 @@ describe('edge hub store-and-forward', function () {
       );
       await b2.close();
       assert.equal(queued(hub), 0);
+    } finally {
+      await a.close();
+      await hub.stop();
+      await t.cleanup();
+    }
+  });
+
+  it('a state folder written before the store dropped AUTOINCREMENT delivers its queued messages, then new ones after them', async () => {
+    const t = await tempDir();
+    writeOldHubDb(
+      t.dir,
+      Array.from({ length: 5 }, (_, i) => ({ endpoint: 'b/in', priority: 0, messageId: `old-${i}`, body: `{"i":${i}}` })),
+      3,
+    );
+    const hub = await startHub({ workDir: t.dir, manifest: manifest({ modules: ['a', 'b'], routes: routeAB }) });
+    const a = await connectModule(hub, 'a');
+    try {
+      assert.equal(queued(hub), 5);
+      await a.sendOutput('out', { body: { i: 5 }, messageId: 'new-5' });
+      const b = await connectModule(hub, 'b');
+      const got = collectInputs(b, 'in');
+      await got.waitFor(6);
+      assert.deepEqual(
+        got.messages.map((m) => m.messageId),
+        ['old-0', 'old-1', 'old-2', 'old-3', 'old-4', 'new-5'],
+      );
+      assert.equal(got.messages[0]?.properties['old'], 'yes');
+      await b.close();
+      await waitUntil(() => queued(hub) === 0, 5000, 'the acknowledged messages to leave the queue');
     } finally {
       await a.close();
       await hub.stop();
