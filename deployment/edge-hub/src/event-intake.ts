@@ -8,7 +8,7 @@ import { EdgeMLError, type Logger } from '@edgeml/shared';
 import type { HubCounters } from './counters.js';
 import type { ForwardQueue } from './forward-queue.js';
 import { bodyToBuffer, messageSize } from './messages.js';
-import { LabelCache, type HubMetrics } from './metrics.js';
+import type { HubMetrics } from './metrics.js';
 import { decodePropertyBag, splitProperties } from './property-bag.js';
 import type { CompiledRouteTable, RouteMessage } from './routes/index.js';
 import type { ModuleIdentity } from './sas.js';
@@ -45,9 +45,8 @@ type Matches = ReturnType<CompiledRouteTable['match']>;
 
 export class EventIntake {
   readonly #o: EventIntakeOptions;
-  /** Per-message series, by `<module>\n<output>` (received) and module (size). */
-  readonly #received = new LabelCache<{ inc(): void }>();
-  readonly #size = new LabelCache<{ observe(value: number): void }>();
+  /** The size histogram's label object per module (not one allocated per message). */
+  readonly #sizeLabels = new Map<string, { id: string }>();
 
   constructor(options: EventIntakeOptions) {
     this.#o = options;
@@ -77,8 +76,11 @@ export class EventIntake {
     systemProperties['edgeHubOriginInterface'] = 'internal';
     counters.received++;
     const size = messageSize(payload, systemProperties, properties);
-    this.#received.get(`${id.moduleId}\n${outputName ?? ''}`, () => metrics.messagesReceived.labels({ route_output: outputName ?? '', id: from })).inc();
-    this.#size.get(id.moduleId, () => metrics.messageSize.labels({ id: from })).observe(size);
+    // Module ids hold no newline: the first one ends the module id.
+    metrics.receivedTally.add(`${id.moduleId}\n${outputName ?? ''}`, () => ({ route_output: outputName ?? '', id: from }));
+    let sizeLabels = this.#sizeLabels.get(from);
+    if (sizeLabels === undefined) this.#sizeLabels.set(from, (sizeLabels = { id: from }));
+    metrics.messageSize.observe(sizeLabels, size);
     if (size > this.#o.maxMessageBytes) {
       metrics.refusedPublishes.inc({ id: from, reason: 'too_large' });
       counters.drop('too_large', from, outputName ?? '');
@@ -193,7 +195,13 @@ export class EventIntake {
       this.#o.journal.append(record, (err) => {
         if (err === undefined) {
           this.#o.counters.sent++;
-          this.#o.metrics.messagesSent.inc({ from: this.#o.label(fromModule), to: '$upstream', from_route_output: fromOutput, to_route_input: '', priority: String(upstream.priority) });
+          this.#o.metrics.sentTally.add(`${upstream.priority}\n${fromModule}\n$upstream\n${fromOutput}`, () => ({
+            from: this.#o.label(fromModule),
+            to: '$upstream',
+            from_route_output: fromOutput,
+            to_route_input: '',
+            priority: String(upstream.priority),
+          }));
         }
         settle(err);
       });

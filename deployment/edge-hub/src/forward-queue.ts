@@ -10,7 +10,7 @@
  * committed alone after {@link REMOVAL_DELAY_MS} when none comes. If the hub dies first, the message
  * is delivered again (at least once, like edgeHub).
  */
-import type { HubStore, NewMessage, QueueKey, StoredMessage } from './store.js';
+import { storedMessage, type HubStore, type NewMessage, type QueueKey, type StoredMessage } from './store.js';
 
 /**
  * How long an acknowledged delivery's delete may wait for a commit that also persists new messages.
@@ -154,13 +154,20 @@ export class ForwardQueue {
       if (removals.size > 0) this.#scheduleRemovals();
       return;
     }
-    const stored: StoredMessage[] = rows.map((r, i) => ({ ...r, seq: seqs[i] ?? -1 }));
-    this.#onCommitted(stored);
-    let at = 0;
+    // Built field by field: an object spread (`{ ...row, seq }`) measured about 2 µs per message here.
+    const stored: StoredMessage[] = [];
+    const byPublish: StoredMessage[][] = [];
     for (const p of inserts) {
-      p.committed(undefined, stored.slice(at, at + p.rows.length));
-      at += p.rows.length;
+      const mine: StoredMessage[] = [];
+      for (const r of p.rows) {
+        const m = storedMessage(r, seqs[stored.length] ?? -1);
+        stored.push(m);
+        mine.push(m);
+      }
+      byPublish.push(mine);
     }
+    this.#onCommitted(stored);
+    inserts.forEach((p, i) => p.committed(undefined, byPublish[i] ?? []));
   }
 
   /** Commits what is pending; later calls fail their callbacks. */

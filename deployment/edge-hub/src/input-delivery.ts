@@ -12,7 +12,7 @@ import type { ModuleConnections } from './connections.js';
 import type { HubCounters } from './counters.js';
 import type { ForwardQueue } from './forward-queue.js';
 import { InputQueue, type InflightDelivery } from './input-queue.js';
-import { LabelCache, type HubMetrics } from './metrics.js';
+import type { HubMetrics } from './metrics.js';
 import { encodeInputBag, inputTopic } from './property-bag.js';
 import type { StoredMessage } from './store.js';
 
@@ -41,8 +41,6 @@ export class InputDelivery {
   readonly #inputs = new Map<string, InputQueue>();
   readonly #byCounter = new Map<number, InflightDelivery>();
   readonly #scheduled = new Set<string>();
-  /** `edgehub_messages_sent_total` children by priority, source module, input endpoint and output. */
-  readonly #sent = new LabelCache<{ inc(): void }>();
   readonly #load: (endpoint: string, after: Parameters<ForwardQueue['load']>[2], limit: number) => StoredMessage[];
 
   constructor(options: InputDeliveryOptions) {
@@ -102,18 +100,14 @@ export class InputDelivery {
     this.#o.queue.remove(d.message);
     this.#o.counters.sent++;
     const m = d.message;
-    this.#sent
-      // Module ids hold no newline; the endpoint's length separates it from the output name, which may.
-      .get(`${m.priority}\n${m.fromModule}\n${d.queue.endpoint.length}\n${d.queue.endpoint}${m.fromOutput}`, () =>
-        this.#o.metrics.messagesSent.labels({
-          from: this.#o.label(m.fromModule),
-          to: this.#o.label(d.queue.moduleId),
-          from_route_output: m.fromOutput,
-          to_route_input: d.queue.inputName,
-          priority: String(m.priority),
-        }),
-      )
-      .inc();
+    // Module ids hold no newline; the endpoint's length separates it from the output name, which may.
+    this.#o.metrics.sentTally.add(`${m.priority}\n${m.fromModule}\n${d.queue.endpoint.length}\n${d.queue.endpoint}${m.fromOutput}`, () => ({
+      from: this.#o.label(m.fromModule),
+      to: this.#o.label(d.queue.moduleId),
+      from_route_output: m.fromOutput,
+      to_route_input: d.queue.inputName,
+      priority: String(m.priority),
+    }));
     this.pump(d.queue.endpoint);
   }
 

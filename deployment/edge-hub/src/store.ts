@@ -78,6 +78,24 @@ export interface HubStore {
   close(): void;
 }
 
+/** `row` stored as number `seq`. */
+export function storedMessage(row: NewMessage, seq: number): StoredMessage {
+  return {
+    seq,
+    endpoint: row.endpoint,
+    priority: row.priority,
+    enqueuedAtMs: row.enqueuedAtMs,
+    expiresAtMs: row.expiresAtMs,
+    sizeBytes: row.sizeBytes,
+    systemProperties: row.systemProperties,
+    properties: row.properties,
+    routeName: row.routeName,
+    fromModule: row.fromModule,
+    fromOutput: row.fromOutput,
+    body: row.body,
+  };
+}
+
 interface MessageRow {
   seq: number;
   endpoint: string;
