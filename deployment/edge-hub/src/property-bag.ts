@@ -57,23 +57,27 @@ export function decodePropertyBag(bag: string): BagResult {
   if (bag === '') return { ok: true, pairs: [] };
   if (bag.includes('/')) return { ok: false, problem: 'property bag contains a raw "/"' };
   const pairs: (readonly [string, string])[] = [];
-  // Most bags hold no escape and no `?` (the SDK's own): decoding would return each key and value as is.
-  const plain = !bag.includes('%') && !bag.includes('?');
+  // Only what holds a `%` is percent-decoded (decoding returns anything else as it is); `?` is removed
+  // when the bag holds one, raw or escaped (`%3F`).
+  const escaped = bag.includes('%');
+  const question = bag.includes('?');
   for (const part of bag.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (plain) {
-      if (eq > 0) pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
-      continue;
+    let key = part.slice(0, eq);
+    let value = part.slice(eq + 1);
+    if (escaped) {
+      try {
+        if (key.includes('%')) key = decodeURIComponent(key);
+        if (value.includes('%')) value = decodeURIComponent(value);
+      } catch {
+        return { ok: false, problem: `malformed percent-escape in "${part.slice(0, 64)}"` };
+      }
     }
-    let key: string;
-    let value: string;
-    try {
-      key = decodeURIComponent(part.slice(0, eq)).replaceAll('?', '');
-      value = decodeURIComponent(part.slice(eq + 1)).replaceAll('?', '');
-    } catch {
-      return { ok: false, problem: `malformed percent-escape in "${part.slice(0, 64)}"` };
+    if (question || escaped) {
+      key = key.replaceAll('?', '');
+      value = value.replaceAll('?', '');
     }
     if (key === '') continue;
     pairs.push([key, value]);
