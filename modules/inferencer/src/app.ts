@@ -15,6 +15,7 @@ import { INFERENCER_DEFAULTS, type InferencerConfig } from './config.js';
 import { Configuration } from './configuration.js';
 import { createBatchRunner, profileOfKey, type ItemResult, type QueuedTensor } from './execution.js';
 import { Intake } from './intake.js';
+import { LaneDepth } from './lane-depth.js';
 import { Lifecycle } from './lifecycle.js';
 import { RolloutDecisions } from './rollout/decisions.js';
 import { RolloutManager } from './rollout/manager.js';
@@ -27,13 +28,6 @@ import { Reporting } from './reporting.js';
 import { createCounts, createInferencerMetrics, observeBatch } from './status.js';
 
 export const INFERENCER_MODULE_NAME = 'inferencer';
-
-/**
- * Batches of one model dispatched at once beyond one per replica: one running in each replica's
- * worker and the next ones queued behind them, so a worker never waits for the main thread between
- * small batches (measured: with one or two in all, the worker sat idle while a batch crossed threads).
- */
-const BATCHES_QUEUED_PER_MODEL = 2;
 
 export interface InferencerAppOptions {
   /** Batcher clock (tests pass a fake one). */
@@ -89,13 +83,14 @@ export function createInferencerApp(deps: ModuleDeps, options: InferencerAppOpti
       changed: (): Promise<void> => reporting.reportModels(),
     },
   });
+  const laneDepth = new LaneDepth();
   const batches: Batcher<QueuedTensor, ItemResult> = createBatcher<QueuedTensor, ItemResult>({
     maxBatchSize: INFERENCER_DEFAULTS.maxBatchSize,
     maxQueueDelayMs: INFERENCER_DEFAULTS.maxQueueDelayMs,
-    maxInFlightPerLane: (lane) => (models.serving(lane)?.session.replicas ?? 1) + BATCHES_QUEUED_PER_MODEL,
+    maxInFlightPerLane: (lane) => laneDepth.maxInFlight(lane, models.serving(lane)?.session.replicas ?? 1),
     laneOf: profileOfKey,
     // The rollout manager is built below; the runner asks it per batch.
-    run: createBatchRunner(models, metrics, { active: (p) => rollout.active(p), sampled: (a, id) => rollout.sampled(a, id), observe: (a, o) => rollout.observe(a, o) }),
+    run: createBatchRunner(models, metrics, { active: (p) => rollout.active(p), sampled: (a, id) => rollout.sampled(a, id), observe: (a, o) => rollout.observe(a, o) }, (profile, inferMs) => laneDepth.observe(profile, inferMs)),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     onBatch: (info) => observeBatch(metrics, info),
   });

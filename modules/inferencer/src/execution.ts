@@ -79,7 +79,13 @@ async function runInChunks(model: LoadedModel, items: readonly QueuedTensor[], i
  * are sent (the live model's answer to the same items is the comparison, and the fallback when the
  * candidate fails on an item, so no item fails because of a candidate).
  */
-export function createBatchRunner(serving: ModelServing, metrics: InferencerMetrics, rollout?: Pick<RolloutManager, 'active' | 'sampled' | 'observe'>) {
+export function createBatchRunner(
+  serving: ModelServing,
+  metrics: InferencerMetrics,
+  rollout?: Pick<RolloutManager, 'active' | 'sampled' | 'observe'>,
+  /** Told each live run's time (the batcher's depth per model follows it: lane-depth.ts). */
+  observeRun?: (profile: string, inferMs: number) => void,
+) {
   return async (key: string, items: readonly QueuedTensor[]): Promise<(ItemResult | Error)[]> => {
     const profile = profileOfKey(key);
     const model = serving.acquire(profile);
@@ -99,7 +105,10 @@ export function createBatchRunner(serving: ModelServing, metrics: InferencerMetr
         runOn(model, items, runnable),
         sampled.length === 0 ? undefined : runInChunks(candidate!, items, sampled).then((r) => r, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
       ]);
-      if (response.inferMs > 0) metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
+      if (response.inferMs > 0) {
+        metrics.inferTime.observe({ profile, provider: model.session.provider }, response.inferMs / 1000);
+        observeRun?.(profile, response.inferMs);
+      }
       metrics.postprocessTime.observe({ profile }, response.postprocessMs / 1000);
       const resultModel = resultModelOf(model);
       runnable.forEach((i, n) => {

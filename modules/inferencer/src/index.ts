@@ -45,6 +45,9 @@ export { MAX_AUTO_CPU_REPLICAS, replicaPlan, type ReplicaPlan, type ReplicaSetti
 export { identityModel } from './session/identity-model.js';
 export { floatValueInfo, intAttribute, intsAttribute, node as onnxNode, onnxModel } from './session/onnx-proto.js';
 export { BatchBuffers, runBatchOn, runFilesOn, sliceItem } from './session/batch-core.js';
+export { HOLD_SHORT_RUN_MS, HOLD_WHILE_WAITING, MAX_HELD_REPLIES, RunQueue, failureReply } from './session/run-queue.js';
+export type { WorkerReply, WorkerReplyValue } from './session/protocol.js';
+export { BATCHES_QUEUED_PER_MODEL, BATCHES_QUEUED_SHORT_RUNS, LaneDepth } from './lane-depth.js';
 export type { BatchRequest, BatchResponse, ExecutionProviderChoice, ExecutionProviderName, ModelSession, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './session/types.js';
 export { ArtifactCache, ARTIFACT_INDEX_DIR, type CachedArtifact } from './models/artifact-cache.js';
 export { PRELOAD_DIR, stageArtifact, type ArtifactInfo } from './models/artifact-source.js';

@@ -27,6 +27,28 @@ export interface ReadTensorOptions {
   readonly verifySha256: boolean;
 }
 
+/**
+ * The header the suite's encoder writes for each dtype and shape seen, so that a batch's reads do not
+ * build the same one per item (a few shapes per model; bounded all the same).
+ */
+const expectedHeaders = new Map<string, Buffer>();
+const MAX_CACHED_HEADERS = 64;
+
+function expectedHeader(dtype: TensorRef['dtype'], shape: readonly number[]): Buffer {
+  const key = `${dtype}:${shape.join(',')}`;
+  let header = expectedHeaders.get(key);
+  if (header === undefined) {
+    header = encodeNpyHeader(dtype, shape);
+    if (expectedHeaders.size >= MAX_CACHED_HEADERS) expectedHeaders.clear();
+    expectedHeaders.set(key, header);
+  }
+  return header;
+}
+
+/** Where each read puts a file's header and the byte after its data (reads are synchronous: one of each serves every read). */
+let headBuffer = Buffer.allocUnsafe(128);
+const extraByte = Buffer.allocUnsafe(1);
+
 function readFully(fd: number, target: Uint8Array, position: number): number {
   let filled = 0;
   while (filled < target.length) {
@@ -57,13 +79,14 @@ export function readTensorInto(file: string, tensor: TensorRef, target: Uint8Arr
     throw new EdgeMLError(code, `tensor file ${tensor.path} cannot be opened: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    const expected = encodeNpyHeader(tensor.dtype, tensor.shape);
-    const head = Buffer.allocUnsafe(expected.length);
-    const extra = Buffer.allocUnsafe(1);
-    const bytesRead = readvSync(fd, [head, target, extra], 0);
+    const expected = expectedHeader(tensor.dtype, tensor.shape);
+    if (headBuffer.length < expected.length) headBuffer = Buffer.allocUnsafe(expected.length);
+    const head = headBuffer.subarray(0, expected.length);
+    const bytesRead = readvSync(fd, [head, target, extraByte], 0);
     let header: Buffer = head;
     if (bytesRead !== expected.length + target.byteLength || !head.equals(expected)) {
-      header = slowCheck(fd, tensor, target, head.subarray(0, Math.min(bytesRead, head.length)));
+      // A copy: the shared head buffer is read into again by the next file.
+      header = slowCheck(fd, tensor, target, Buffer.from(head.subarray(0, Math.min(bytesRead, head.length))));
     }
     if (options.verifySha256) {
       const actual = createHash('sha256').update(header).update(target).digest('hex');

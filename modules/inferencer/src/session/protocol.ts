@@ -1,6 +1,8 @@
 /**
  * Messages between the main thread and a session worker. Every request carries an id; the worker
- * answers each exactly once. Tensor data travels as transferred ArrayBuffers (no copy).
+ * answers each exactly once. A message carries an array: the requests of one event-loop turn
+ * (worker-host.ts), the answers held together (run-queue.ts). Tensor data travels as transferred
+ * ArrayBuffers (no copy).
  */
 import type { CudaState } from './open.js';
 import type { BatchRequest, BatchResponse, ExecutionProviderName, FilesBatchRequest, OutputTensor, SessionOptions, SessionTensor, TensorSignature } from './types.js';

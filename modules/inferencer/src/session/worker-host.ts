@@ -1,5 +1,6 @@
 /**
- * One session worker thread, seen from the main thread: its calls (one request, one answer each),
+ * One session worker thread, seen from the main thread: its calls (one request, one answer each;
+ * the requests of one event-loop turn in one message, answers several to a message),
  * the sessions it hosts, its death (every pending call fails as {@link workerStopped}), and a stop
  * that first lets the calls it is in answer.
  */
@@ -46,6 +47,8 @@ export class WorkerHost {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** Requests of this event-loop turn, not yet posted. */
+  #outbox: { readonly request: WorkerRequest; readonly transfer: ArrayBuffer[] }[] = [];
   #onIdle: (() => void) | undefined;
   /** The sessions this worker hosts (a replicated session is in each of its workers). */
   readonly sessions = new Set<ModelSession>();
@@ -55,7 +58,9 @@ export class WorkerHost {
   /** @param onDied called once when the worker errs or exits, with the sessions it took with it */
   constructor(onDied: (host: WorkerHost, reason: string, lost: readonly ModelSession[]) => void) {
     this.#worker = spawnWorker(import.meta.url, 'worker');
-    this.#worker.on('message', (reply: WorkerReply) => this.#answer(reply));
+    this.#worker.on('message', (replies: readonly WorkerReply[]) => {
+      for (const reply of replies) this.#answer(reply);
+    });
     const die = (reason: string): void => {
       if (this.dead !== undefined) return;
       this.dead = reason;
@@ -70,19 +75,19 @@ export class WorkerHost {
     this.#worker.unref();
   }
 
-  /** Sends one request; resolves with its answer. @throws EdgeMLError with the worker's code, or {@link workerStopped} */
+  /**
+   * Sends one request; resolves with its answer. The requests of one event-loop turn go to the
+   * worker in one message (the batches the batcher dispatches together, the next ones after a held
+   * answer: run-queue.ts says why). @throws EdgeMLError with the worker's code, or {@link workerStopped}
+   */
   call(req: HostRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReplyValue> {
     if (this.dead !== undefined) return Promise.reject(workerStopped(this.dead));
     const id = this.#nextId++;
     return new Promise<WorkerReplyValue>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) this.#worker.ref();
-      try {
-        this.#worker.postMessage({ ...req, id } as WorkerRequest, transfer);
-      } catch (err: unknown) {
-        this.#pending.delete(id);
-        reject(new EdgeMLError('INTERNAL', `could not post to the session worker: ${String(err)}`, { cause: err }));
-      }
+      this.#outbox.push({ request: { ...req, id } as WorkerRequest, transfer });
+      if (this.#outbox.length === 1) setImmediate(() => this.#send());
     }).finally(() => {
       if (this.#pending.size === 0 && this.dead === undefined) this.#worker.unref();
     });
@@ -101,6 +106,30 @@ export class WorkerHost {
     }
     await this.#worker.terminate();
     this.#failPending(this.dead ?? 'the session pool is closed');
+  }
+
+  /** Posts the requests queued this turn in one message; one that cannot be posted fails alone. */
+  #send(): void {
+    // A request no longer pending was failed already (the worker died); a stopping worker still gets the rest.
+    const out = this.#outbox.filter((o) => this.#pending.has(o.request.id));
+    this.#outbox = [];
+    if (out.length === 0) return;
+    try {
+      this.#worker.postMessage(
+        out.map((o) => o.request),
+        out.flatMap((o) => o.transfer),
+      );
+      return;
+    } catch {
+      // Which one could not be cloned? Each alone says (nothing was transferred: cloning comes first).
+    }
+    for (const { request, transfer } of out) {
+      try {
+        this.#worker.postMessage([request], transfer);
+      } catch (err: unknown) {
+        this.#answer({ id: request.id, ok: false, error: { code: 'INTERNAL', message: `could not post to the session worker: ${String(err)}` } });
+      }
+    }
   }
 
   #answer(reply: WorkerReply): void {
