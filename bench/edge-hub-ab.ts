@@ -20,35 +20,14 @@ import type { createEdgeHub as CreateEdgeHub } from '@edgeml/edge-hub';
 
 const { createLogger } = await import('@edgeml/shared');
 const { connectHubModule } = await import('./hub-clients.js');
+const { arg, benchHubManifest, count } = await import('./hub-args.js');
 
-function arg(name: string, fallback: string | undefined): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : fallback;
-  if (v === undefined) throw new Error(`--${name} is required (a folder holding the edge hub's src: index.ts and the rest)`);
-  return v;
-}
-function count(name: string, fallback: number): number {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer (got ${arg(name, '')})`);
-  return v;
-}
 const SOURCES = { before: path.resolve(arg('before', undefined)), after: path.resolve(arg('after', 'deployment/edge-hub/src')) };
 const MESSAGES = count('messages', 4000);
 const PAIRS = count('pairs', 16);
 const WINDOW = 20;
 const body = Buffer.alloc(1024, 0x61);
-const manifest = {
-  modulesContent: {
-    $edgeAgent: { 'properties.desired': { modules: { sender: {}, receiver: {} } } },
-    $edgeHub: {
-      'properties.desired': {
-        schemaVersion: '1.2',
-        routes: { bench: 'FROM /messages/modules/sender/outputs/* INTO BrokeredEndpoint("/modules/receiver/inputs/in")' },
-        storeAndForwardConfiguration: { timeToLiveSecs: 7200 },
-      },
-    },
-  },
-};
+const manifest = benchHubManifest();
 
 interface Side {
   readonly name: 'before' | 'after';

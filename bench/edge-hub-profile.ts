@@ -23,16 +23,8 @@ const { createEdgeHub } = await import('@edgeml/edge-hub');
 const { Aedes } = await import('aedes');
 const mqtt = (await import('mqtt')).default;
 const { connectHubModule, BENCH_CLIENT_OPTIONS } = await import('./hub-clients.js');
+const { arg, benchHubManifest, count } = await import('./hub-args.js');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
-function count(name: string, fallback: number): number {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer (got ${arg(name, '')})`);
-  return v;
-}
 const BROKER = arg('broker', 'hub');
 if (BROKER !== 'hub' && BROKER !== 'raw') throw new Error(`--broker must be hub or raw (got ${BROKER})`);
 const MESSAGES = count('messages', 10_000);
@@ -42,13 +34,7 @@ const body = Buffer.alloc(1024, 0x61);
 const clientOptions = BENCH_CLIENT_OPTIONS;
 
 const dir = await mkdtemp(path.join(tmpdir(), 'edgeml-bench-hub-profile-'));
-const routes = BROKER === 'hub' ? { bench: 'FROM /messages/modules/sender/outputs/* INTO BrokeredEndpoint("/modules/receiver/inputs/in")' } : {};
-const manifest = {
-  modulesContent: {
-    $edgeAgent: { 'properties.desired': { modules: BROKER === 'hub' ? { sender: {}, receiver: {} } : {} } },
-    $edgeHub: { 'properties.desired': { schemaVersion: '1.2', routes, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
-  },
-};
+const manifest = benchHubManifest(BROKER === 'hub');
 // The hub also provides the TLS material of the raw broker (as in bench/edge-hub.ts).
 const hub = await createEdgeHub({ workDir: path.join(dir, 'hub'), port: 0, logger: createLogger({ name: 'bench', level: 'silent' }), manifest });
 await hub.start();

@@ -13,16 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { openHubStore as OpenHubStore, NewMessage } from '@edgeml/edge-hub';
+import { arg, count } from './hub-args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
-function count(name: string, fallback: number): number {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer (got ${arg(name, '')})`);
-  return v;
-}
 const SOURCE = path.resolve(arg('store', 'deployment/edge-hub/src'));
 const MESSAGES = count('messages', 40_000);
 const GROUP = count('group', 12);

@@ -45,6 +45,7 @@ const { createEdgeHub, EDGE_HUB_DEFAULTS } = await import('@edgeml/edge-hub');
 const { Aedes } = await import('aedes');
 const mqtt = (await import('mqtt')).default;
 const { connectHubModule, BENCH_CLIENT_OPTIONS } = await import('./hub-clients.js');
+const { benchHubManifest } = await import('./hub-args.js');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -106,18 +107,7 @@ const body = Buffer.alloc(SIZE, 0x61);
 const dir = await mkdtemp(path.join(tmpdir(), 'edgeml-bench-hub-'));
 const logger = createLogger({ name: 'bench', level: 'silent' });
 const results: Result[] = [];
-const manifest = {
-  modulesContent: {
-    $edgeAgent: { 'properties.desired': { modules: { sender: {}, receiver: {} } } },
-    $edgeHub: {
-      'properties.desired': {
-        schemaVersion: '1.2',
-        routes: { bench: 'FROM /messages/modules/sender/outputs/* INTO BrokeredEndpoint("/modules/receiver/inputs/in")' },
-        storeAndForwardConfiguration: { timeToLiveSecs: 7200 },
-      },
-    },
-  },
-};
+const manifest = benchHubManifest();
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
 const clientOptions = BENCH_CLIENT_OPTIONS;
 const seqOfTopic = (topic: string): number => Number(/seq=(\d+)/.exec(topic)?.[1]);
