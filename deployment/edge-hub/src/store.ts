@@ -167,11 +167,14 @@ function migrateAutoincrement(db: Database): void {
   })();
 }
 
-/** Opens (creating when absent) `<workDir>/hub.db`. @throws EdgeMLError STATE_CORRUPT when it cannot be read. */
-export function openHubStore(workDir: string): HubStore {
-  let db: Database;
+/**
+ * Opens (creating when absent) the database file in WAL mode with today's schema, migrating an older one.
+ * @throws EdgeMLError STATE_CORRUPT when it cannot be read (the handle is closed then)
+ */
+function openDatabase(file: string): Database {
+  let db: Database | undefined;
   try {
-    db = new Database(join(workDir, 'hub.db'));
+    db = new Database(file);
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a committed transaction survives a process kill (what "hub killed" means here);
     // only an OS crash may lose the last commits.
@@ -197,10 +200,16 @@ export function openHubStore(workDir: string): HubStore {
         features TEXT NOT NULL
       );
     `);
+    return db;
   } catch (err: unknown) {
-    throw new EdgeMLError('STATE_CORRUPT', `hub state ${join(workDir, 'hub.db')} cannot be opened`, { cause: err });
+    if (db?.open === true) db.close();
+    throw new EdgeMLError('STATE_CORRUPT', `hub state ${file} cannot be opened`, { cause: err });
   }
+}
 
+/** Opens (creating when absent) `<workDir>/hub.db`. @throws EdgeMLError STATE_CORRUPT when it cannot be read. */
+export function openHubStore(workDir: string): HubStore {
+  const db = openDatabase(join(workDir, 'hub.db'));
   const insert = db.prepare<[number, string, number, number, number | null, number, string, Buffer]>(
     'INSERT INTO messages (seq, endpoint, priority, enqueued_at, expires_at, size, meta, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );

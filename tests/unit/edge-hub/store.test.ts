@@ -3,11 +3,12 @@
  * one commit, and a hub.db in the earlier schema (AUTOINCREMENT) opened with its queued messages.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { EdgeMLError } from '@edgeml/shared';
 import { openHubStore, type HubStore, type NewMessage } from '@edgeml/edge-hub';
 import { writeOldHubDb } from '../../integration/edge-hub/fixtures/old-hub-db.js';
 
@@ -110,5 +111,13 @@ describe('edge-hub store', () => {
     // A second open finds today's schema and changes nothing.
     store = openHubStore(dir);
     assert.deepEqual(ids(store), ['old-3', 'm9']);
+  });
+
+  it('a hub.db that is not a database is refused as STATE_CORRUPT, naming the file', async () => {
+    await writeFile(path.join(dir, 'hub.db'), Buffer.alloc(8192, 0x5a));
+    assert.throws(
+      () => openHubStore(dir),
+      (err: unknown) => err instanceof EdgeMLError && err.code === 'STATE_CORRUPT' && err.message.includes(path.join(dir, 'hub.db')),
+    );
   });
 });
